@@ -1,0 +1,96 @@
+"""2-D max and average pooling over (N, C, H, W): kernel, stride (default: kernel), padding.
+
+Max pooling passes each window's gradient to the first maximal element of the
+window (as PyTorch); padding counts as -inf. Average pooling divides by the full
+window size, padding included (PyTorch's count_include_pad=True).
+numpy reference: a strided window view (N, C, OH, OW, kh, kw), no loops over pixels.
+Kernels: ops/pool.cu, one thread per output element (forward) or per input element
+(backward, which gathers from the windows that cover it, so no atomics are needed).
+"""
+import itertools
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from tinygrad_cu.op import Meta, Op, register
+
+SOURCE = "pool.cu"
+
+
+def pool_geometry(op, shape, kernel_size, stride, padding):
+    pair = lambda v: (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(i) for i in v)
+    k = pair(kernel_size)
+    s = k if stride is None else pair(stride)
+    p = pair(padding)
+    if len(shape) != 4:
+        raise ValueError(f"{op}: expected input (N, C, H, W), got {shape}")
+    if min(k) < 1 or min(s) < 1 or min(p) < 0 or p[0] * 2 > k[0] or p[1] * 2 > k[1]:
+        raise ValueError(f"{op}: invalid kernel {k}, stride {s} or padding {p} "
+                         "(padding may be at most half the kernel)")
+    out = tuple((n + 2 * pp - kk) // ss + 1 for n, kk, ss, pp in zip(shape[2:], k, s, p))
+    if min(out) < 1:
+        raise ValueError(f"{op}: kernel {k} is larger than the padded input {shape}")
+    return k, s, p, out
+
+
+def windows(x, k, s, p, fill):
+    xp = np.pad(x, [(0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])], constant_values=fill) if any(p) else x
+    return sliding_window_view(xp, k, axis=(2, 3))[:, :, ::s[0], ::s[1]]   # N, C, OH, OW, kh, kw
+
+
+def scatter_windows(gwin, x_shape, k, s, p):
+    """Add gradients given per window position (N, C, OH, OW, kh, kw) back into x."""
+    n, c, h, w = x_shape
+    dxp = np.zeros((n, c, h + 2 * p[0], w + 2 * p[1]), gwin.dtype)
+    oh, ow = gwin.shape[2:4]
+    for i, j in itertools.product(range(k[0]), range(k[1])):
+        dxp[:, :, i:i + s[0] * (oh - 1) + 1:s[0], j:j + s[1] * (ow - 1) + 1:s[1]] += gwin[..., i, j]
+    return np.asarray(dxp[:, :, p[0]:p[0] + h, p[1]:p[1] + w], order="C")
+
+
+class Pool2d(Op):
+    test_attrs = (dict(kernel_size=2, stride=None, padding=0), dict(kernel_size=3, stride=2, padding=1),
+                  dict(kernel_size=(2, 3), stride=(1, 2), padding=0))
+
+    def infer(self, x, kernel_size, stride=None, padding=0):
+        self.check_float(x)
+        *_, out = pool_geometry(self.name, x.shape, kernel_size, stride, padding)
+        return Meta(x.shape[:2] + out, x.dtype)
+
+
+@register
+class MaxPool2d(Pool2d):
+    name = "max_pool2d"
+    saves = ()
+    kernels = ("max_pool2d_forward", "max_pool2d_backward")
+
+    def forward(self, ctx, x, kernel_size, stride=None, padding=0):
+        k, s, p, out = pool_geometry(self.name, x.shape, kernel_size, stride, padding)
+        win = windows(x, k, s, p, -np.inf).reshape(*x.shape[:2], *out, -1)
+        arg = win.argmax(axis=-1)                      # first maximum in each window
+        ctx.save(argmax=arg)
+        return np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+
+    def backward(self, ctx, grad, kernel_size, stride=None, padding=0):
+        shape = ctx.input_metas[0].shape
+        k, s, p, out = pool_geometry(self.name, shape, kernel_size, stride, padding)
+        onehot = np.arange(k[0] * k[1]) == ctx.saved["argmax"][..., None]
+        gwin = (onehot * grad[..., None]).astype(grad.dtype).reshape(*grad.shape, *k)
+        return (scatter_windows(gwin, shape, k, s, p),)
+
+
+@register
+class AvgPool2d(Pool2d):
+    name = "avg_pool2d"
+    saves = ()
+    kernels = ("avg_pool2d_forward", "avg_pool2d_backward")
+
+    def forward(self, ctx, x, kernel_size, stride=None, padding=0):
+        k, s, p, out = pool_geometry(self.name, x.shape, kernel_size, stride, padding)
+        return windows(x, k, s, p, 0).mean(axis=(-2, -1)).astype(x.dtype)
+
+    def backward(self, ctx, grad, kernel_size, stride=None, padding=0):
+        shape = ctx.input_metas[0].shape
+        k, s, p, out = pool_geometry(self.name, shape, kernel_size, stride, padding)
+        gwin = np.broadcast_to((grad / (k[0] * k[1]))[..., None, None], (*grad.shape, *k))
+        return (scatter_windows(gwin, shape, k, s, p),)

@@ -1,0 +1,177 @@
+"""Elementwise functions of one tensor: y = f(x), dx = grad * f'(x).
+
+Kernels: ops/unary.cu, one `<name>_forward` and one `<name>_backward` per op.
+Each op saves what its derivative is cheapest to compute from: the input x
+(log, relu, ...) or the output y (exp: f' = y, sigmoid: f' = y (1 - y)).
+"""
+import numpy as np
+
+from tinygrad_cu.op import Domain, Meta, Op, register
+
+SOURCE = "unary.cu"
+
+
+class UnaryOp(Op):
+    saves = ("inputs",)
+
+    def __init__(self):
+        self.kernels = (f"{self.name}_forward", f"{self.name}_backward")
+
+    def infer(self, x, **attrs):
+        self.check_float(x)
+        return Meta(x.shape, x.dtype)
+
+    def derivative(self, x, y, **attrs):
+        """f'(x), from the saved input x or output y."""
+        raise NotImplementedError
+
+    def backward(self, ctx, grad, **attrs):
+        x = ctx.inputs[0] if ctx.inputs else None
+        return (grad * self.derivative(x, ctx.output, **attrs),)
+
+    # CUDA: <name>_forward(const float* x, float* y, int n) and
+    #       <name>_backward(const float* grad, const float* saved, float* dx, int n)
+    def gpu_forward(self, gpu, ctx, x, **attrs):
+        y = gpu.empty(x.shape, x.dtype)
+        grid, block = gpu.grid_1d(x.size)
+        gpu.launch(SOURCE, self.kernels[0], grid, block, x, y, np.int32(x.size),
+                   *self.scalar_args(**attrs))
+        return y
+
+    def gpu_backward(self, gpu, ctx, grad, **attrs):
+        # ops whose derivative needs nothing (neg, sign) get grad as a stand-in argument
+        saved = ctx.output if "output" in self.saves else (ctx.inputs[0] if ctx.inputs else grad)
+        dx = gpu.empty(grad.shape, grad.dtype)
+        grid, block = gpu.grid_1d(grad.size)
+        gpu.launch(SOURCE, self.kernels[1], grid, block, grad, saved, dx, np.int32(grad.size),
+                   *self.scalar_args(**attrs))
+        return (dx,)
+
+    def scalar_args(self, **attrs):
+        return ()
+
+
+@register
+class Neg(UnaryOp):
+    name = "neg"
+    saves = ()
+    def forward(self, ctx, x): return -x
+    def derivative(self, x, y): return -1.0
+
+
+@register
+class Exp(UnaryOp):
+    name = "exp"
+    saves = ("output",)
+    domain = Domain(-3, 3)
+    def forward(self, ctx, x): return np.exp(x)
+    def derivative(self, x, y): return y
+
+
+@register
+class Log(UnaryOp):
+    name = "log"
+    domain = Domain(0.1, 4)
+
+    def forward(self, ctx, x):
+        with np.errstate(divide="ignore", invalid="ignore"):   # log(0) = -inf, log(-1) = nan
+            return np.log(x)
+
+    def derivative(self, x, y):
+        with np.errstate(divide="ignore"):
+            return 1.0 / x
+
+
+@register
+class Sqrt(UnaryOp):
+    name = "sqrt"
+    saves = ("output",)
+    domain = Domain(0.1, 4)
+
+    def forward(self, ctx, x):
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(x)
+
+    def derivative(self, x, y):
+        with np.errstate(divide="ignore"):
+            return 0.5 / y
+
+
+@register
+class Abs(UnaryOp):
+    name = "abs"
+    domain = Domain(-2, 2, avoid_zero=True)
+    def forward(self, ctx, x): return np.abs(x)
+    def derivative(self, x, y): return np.sign(x)      # 0 at x = 0, as PyTorch
+
+
+@register
+class Relu(UnaryOp):
+    name = "relu"
+    domain = Domain(-2, 2, avoid_zero=True)
+    def forward(self, ctx, x): return np.maximum(x, 0).astype(x.dtype)
+    def derivative(self, x, y): return (x > 0).astype(x.dtype)   # relu'(0) = 0, as PyTorch
+
+
+@register
+class Sigmoid(UnaryOp):
+    name = "sigmoid"
+    saves = ("output",)
+    domain = Domain(-6, 6)
+    # exp(-logaddexp(0, -x)) = 1 / (1 + exp(-x)) without overflow for large |x|
+    def forward(self, ctx, x): return np.exp(-np.logaddexp(0, -x)).astype(x.dtype)
+    def derivative(self, x, y): return y * (1 - y)
+
+
+@register
+class Tanh(UnaryOp):
+    name = "tanh"
+    saves = ("output",)
+    domain = Domain(-3, 3)
+    def forward(self, ctx, x): return np.tanh(x)
+    def derivative(self, x, y): return 1 - y * y
+
+
+@register
+class Softplus(UnaryOp):
+    name = "softplus"
+    domain = Domain(-6, 6)
+    def forward(self, ctx, x): return np.logaddexp(0, x).astype(x.dtype)     # log(1 + e^x)
+    def derivative(self, x, y): return np.exp(-np.logaddexp(0, -x))         # sigmoid(x)
+
+
+@register
+class Sign(UnaryOp):
+    """The perceptron's step function: its gradient is 0 everywhere (and undefined
+    at 0), which is why the lecture moves on to sigmoid."""
+    name = "sign"
+    saves = ()
+    domain = Domain(-2, 2, avoid_zero=True)
+    def forward(self, ctx, x): return np.sign(x)
+    def derivative(self, x, y): return 0.0
+
+    def backward(self, ctx, grad):
+        return (np.zeros_like(grad),)
+
+
+@register
+class Clip(UnaryOp):
+    """min(max(x, lo), hi); the gradient passes where lo <= x <= hi (as PyTorch's clamp)."""
+    name = "clip"
+    test_attrs = (dict(min=-0.5, max=0.5), dict(min=0.2, max=None), dict(min=None, max=0.1))
+
+    def infer(self, x, min=None, max=None):
+        if min is not None and max is not None and min > max:
+            raise ValueError(f"clip: min {min} is larger than max {max}")
+        return super().infer(x)
+
+    def forward(self, ctx, x, min=None, max=None):
+        return np.clip(x, min, max).astype(x.dtype)
+
+    def derivative(self, x, y, min=None, max=None):
+        lo = -np.inf if min is None else min
+        hi = np.inf if max is None else max
+        return ((x >= lo) & (x <= hi)).astype(x.dtype)
+
+    def scalar_args(self, min=None, max=None):
+        return (np.float32(-np.inf if min is None else min), np.float32(np.inf if max is None else max))

@@ -1,0 +1,24 @@
+"""tinygrad_cu: a small deep-learning framework whose every kernel is real CUDA C.
+
+    import tinygrad_cu as tg
+    x = tg.randn(3, 4, requires_grad=True)
+    (x.relu() @ tg.randn(4, 2)).sum().backward()
+    x.grad.shape   # (3, 4)
+"""
+from . import ops  # noqa: F401  (registers every op)
+from .autograd import is_grad_enabled, no_grad
+from .creation import (arange, eye, full, manual_seed, ones, ones_like, rand, randint, randn,
+                       tensor, zeros, zeros_like)
+from .device import default_device, device_status, get_device, set_default_device
+from .dtypes import bool_, float32, float64, int32, int64, uint8
+from .gradcheck import gradcheck
+from .graph import draw_graph, graph
+from .op import REGISTRY
+from .tensor import Tensor, cat, stack
+
+__version__ = "0.1.0"
+
+
+def devices():
+    """{name: (available, reason)} for cpu, emu and cuda."""
+    return {name: device_status(name) for name in ("cpu", "emu", "cuda")}

@@ -1,0 +1,31 @@
+"""The `cpu` device: buffers are numpy arrays, ops run their numpy reference.
+
+It is the oracle the CUDA kernels are checked against, and the fast path on a laptop.
+"""
+import numpy as np
+
+
+class CPUDevice:
+    name = "cpu"
+    available = True
+    reason = "numpy"
+
+    def from_numpy(self, array):
+        return np.asarray(array, order="C")
+
+    def to_numpy(self, buf):
+        return np.array(buf, copy=True)
+
+    def forward(self, op, ctx, xs, attrs):
+        # numpy returns scalars, not arrays, from 0-d arithmetic: keep buffers arrays
+        return np.asarray(op.forward(ctx, *xs, **attrs))
+
+    def backward(self, op, ctx, grad, attrs):
+        return tuple(None if g is None else np.asarray(g) for g in op.backward(ctx, grad, **attrs))
+
+    def update(self, op, bufs, attrs):
+        """In-place parameter updates (optimiser steps)."""
+        op.update(*bufs, **attrs)
+
+    def __repr__(self):
+        return "device(cpu)"

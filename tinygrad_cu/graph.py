@@ -1,0 +1,128 @@
+"""The computation graph as a networkx DiGraph: export, checks, order, pictures.
+
+Nodes are tensors and ops. Edges run input tensor -> op -> output tensor, so a
+topological order of the graph is an order in which the forward pass could have
+run, and its reverse is the order backward needs. Node attributes: `kind`
+("tensor" or "op"), `label`, `op`, `shape`, `dtype`, `device`, `requires_grad`.
+"""
+import os
+import shutil
+import subprocess
+
+import networkx as nx
+
+
+def _tensor_attrs(t, name=None):
+    label = name or ("leaf" if t._node is None else "")
+    return dict(kind="tensor", obj=t, op=None, shape=t.shape, dtype=str(t.dtype),
+                device=t.device, requires_grad=t.requires_grad,
+                label=f"{label} {t.shape}".strip())
+
+
+def build_graph(root, for_backward=False):
+    """The ancestors of `root`. With for_backward=True, only the part through which a
+    gradient can flow: tensors that require grad and the ops that produced them."""
+    g = nx.DiGraph()
+    g.add_node(id(root), **_tensor_attrs(root, "output"))
+    stack, seen = [root], {id(root)}
+    while stack:
+        t = stack.pop()
+        node = t._node
+        if node is None:
+            continue
+        g.add_node(id(node), kind="op", obj=node, out=t, op=node.op.name, shape=t.shape,
+                   dtype=str(t.dtype), device=t.device, requires_grad=True,
+                   label=node.op.name, attrs=dict(node.attrs))
+        g.add_edge(id(node), id(t))
+        for i, x in enumerate(node.inputs):
+            if for_backward and not x.requires_grad:
+                continue
+            if id(x) not in seen:
+                seen.add(id(x))
+                g.add_node(id(x), **_tensor_attrs(x))
+                stack.append(x)
+            g.add_edge(id(x), id(node), index=i)
+    return g
+
+
+def check_graph(g):
+    """A valid autograd graph is a DAG whose op nodes have all their inputs present."""
+    if not nx.is_directed_acyclic_graph(g):
+        raise RuntimeError("the computation graph has a cycle: " + str(nx.find_cycle(g)))
+    for key, attrs in g.nodes(data=True):
+        if attrs["kind"] != "op":
+            continue
+        node = attrs["obj"]
+        wanted = {id(x) for x, need in zip(node.inputs, node.ctx.needs_input_grad) if need}
+        present = set(g.predecessors(key))
+        if not wanted <= present:
+            raise RuntimeError(f"the graph is missing inputs of {node.name()}")
+        if g.out_degree(key) != 1:
+            raise RuntimeError(f"{node.name()} must have exactly one output in the graph")
+
+
+def topological_order(g):
+    return list(nx.topological_sort(g))
+
+
+def graph(t):
+    """The graph that produced tensor `t`, without the Python objects (safe to keep)."""
+    g = build_graph(t)
+    for _, attrs in g.nodes(data=True):
+        attrs.pop("obj", None)
+        attrs.pop("out", None)
+    return g
+
+
+def to_dot(g):
+    """Graphviz DOT text: tensors as boxes, ops as ellipses."""
+    lines = ["digraph tinygrad_cu {", "  rankdir=TB; node [fontname=Helvetica fontsize=10];"]
+    for key, a in g.nodes(data=True):
+        shape = "ellipse" if a["kind"] == "op" else "box"
+        color = "lightblue" if a["kind"] == "op" else ("khaki" if a["requires_grad"] else "white")
+        text = a["label"] if a["kind"] == "op" else f"{a['label']}\\n{a['dtype']} {a['device']}"
+        lines.append(f'  n{key} [label="{text}" shape={shape} style=filled fillcolor={color}];')
+    lines += [f"  n{u} -> n{v};" for u, v in g.edges()]
+    return "\n".join(lines + ["}"]) + "\n"
+
+
+def draw_graph(t, path):
+    """Write the graph of `t` to `path`: .dot text, or a .svg/.png picture (Graphviz's
+    `dot` if installed, else matplotlib with a layered networkx layout)."""
+    g = graph(t) if not isinstance(t, nx.DiGraph) else t
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    if ext == "dot":
+        with open(path, "w") as f:
+            f.write(to_dot(g))
+        return path
+    if ext not in ("png", "svg", "pdf"):
+        raise ValueError(f"draw_graph: unknown picture format {ext!r}; use .dot, .png, .svg or .pdf")
+    if shutil.which("dot"):
+        subprocess.run(["dot", f"-T{ext}", "-o", path], input=to_dot(g), text=True, check=True)
+        return path
+    return _draw_matplotlib(g, path)
+
+
+def _draw_matplotlib(g, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    for layer, keys in enumerate(nx.topological_generations(g)):
+        for k in keys:
+            g.nodes[k]["layer"] = layer
+    pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal")
+    pos = {k: (x, -y) for k, (x, y) in pos.items()}           # inputs at the top
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * g.number_of_nodes() ** 0.5 * 3), 8))
+    ops = [k for k, a in g.nodes(data=True) if a["kind"] == "op"]
+    tensors = [k for k in g.nodes if k not in set(ops)]
+    nx.draw_networkx_edges(g, pos, ax=ax, arrows=True, arrowsize=10, node_size=900)
+    nx.draw_networkx_nodes(g, pos, nodelist=ops, node_color="lightblue", node_size=900, ax=ax)
+    nx.draw_networkx_nodes(g, pos, nodelist=tensors, node_shape="s", node_size=600,
+                           node_color=["khaki" if g.nodes[k]["requires_grad"] else "white"
+                                       for k in tensors], edgecolors="gray", ax=ax)
+    nx.draw_networkx_labels(g, pos, {k: g.nodes[k]["label"] for k in g.nodes}, font_size=7, ax=ax)
+    ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

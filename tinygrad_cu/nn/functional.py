@@ -1,0 +1,121 @@
+"""Functional forms of the layers and losses, with PyTorch's names and arguments.
+
+Fused ops (softmax, cross_entropy, conv, pooling) have their own kernels; the rest
+is composed from Tensor arithmetic, which autograd differentiates for free.
+"""
+import numpy as np
+
+from ..autograd import apply
+from ..tensor import Tensor
+
+
+def relu(x): return x.relu()
+def sigmoid(x): return x.sigmoid()
+def tanh(x): return x.tanh()
+def softplus(x): return x.softplus()
+def sign(x): return x.sign()
+
+
+def softmax(x, dim=-1):
+    return apply("softmax", x, axis=dim)
+
+
+def log_softmax(x, dim=-1):
+    return apply("log_softmax", x, axis=dim)
+
+
+def cross_entropy(logits, labels, reduction="mean"):
+    """-log softmax(logits)[t], from raw logits (N, C) and integer labels (N,)."""
+    if not isinstance(labels, Tensor):
+        labels = Tensor(np.asarray(labels), device=logits.device)
+    return apply("cross_entropy", logits, labels, reduction=reduction)
+
+
+def nll_loss(log_probs, labels, reduction="mean"):
+    """-log_probs[n, t_n]: cross_entropy for inputs that already went through log_softmax."""
+    n = log_probs.shape[0]
+    labels = labels.numpy() if isinstance(labels, Tensor) else np.asarray(labels)
+    picked = -log_probs[np.arange(n), labels]
+    return _reduce(picked, reduction, "nll_loss")
+
+
+def mse_loss(input, target, reduction="mean"):
+    """mean((input - target)^2)."""
+    if not isinstance(target, Tensor):
+        target = Tensor(np.asarray(target), dtype=input.dtype, device=input.device)
+    if input.shape != target.shape:
+        raise ValueError(f"mse_loss: input {input.shape} and target {target.shape} must have the same shape")
+    diff = input - target
+    return _reduce(diff * diff, reduction, "mse_loss")
+
+
+def _reduce(values, reduction, name):
+    if reduction == "mean":
+        return values.mean()
+    if reduction == "sum":
+        return values.sum()
+    if reduction == "none":
+        return values
+    raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def linear(x, weight, bias=None):
+    """y = x W^T + b with W of shape (out_features, in_features), as PyTorch."""
+    if x.shape[-1] != weight.shape[-1]:
+        raise ValueError(f"linear: input {x.shape} has {x.shape[-1]} features but weight "
+                         f"{weight.shape} expects {weight.shape[-1]}")
+    y = x @ weight.T
+    return y + bias if bias is not None else y
+
+
+def _conv(d, x, weight, bias, stride, padding):
+    if x.ndim != d + 2:
+        raise ValueError(f"conv{d}d: expected input (N, C{', *spatial' if d else ''}) with {d} spatial "
+                         f"dims, got {x.shape}")
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return apply("conv", *inputs, stride=stride, padding=padding)
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0):
+    """x (N, C, L), weight (O, C, k): audio-like signals."""
+    return _conv(1, x, weight, bias, stride, padding)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0):
+    """x (N, C, H, W), weight (O, C, kh, kw): images."""
+    return _conv(2, x, weight, bias, stride, padding)
+
+
+def conv3d(x, weight, bias=None, stride=1, padding=0):
+    """x (N, C, D, H, W), weight (O, C, kd, kh, kw): volumes."""
+    return _conv(3, x, weight, bias, stride, padding)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    return apply("max_pool2d", x, kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    return apply("avg_pool2d", x, kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+def pad(x, pad, value=0.0):
+    """PyTorch's F.pad: `pad` lists (before, after) for the LAST dim first."""
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: pad {pad} must have an even length of at most 2 * {x.ndim}")
+    pairs = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        pairs[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return x.pad(pairs, value=value)
+
+
+def dropout(x, p=0.5, training=True):
+    """Zero each element with probability p and scale the rest by 1/(1-p) (inverted
+    dropout), so evaluation needs no rescaling. The mask comes from the global seed."""
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    if not training or p == 0:
+        return x
+    from ..creation import rng
+    keep = (rng().random(x.shape) >= p).astype(x.dtype) / (1 - p)
+    return x * Tensor(keep, dtype=x.dtype, device=x.device)
