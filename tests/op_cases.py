@@ -1,0 +1,75 @@
+"""Inputs for the registry-driven op tests: for each registered op, a list of cases
+(arrays, attrs) with shapes that include size-1 and 0-d dims, broadcasting, and
+sizes that are not multiples of any kernel's tile size.
+
+Values come from the op's declared `domain`; ops whose input kinds are special
+(labels, indices, several tensors) have their own case makers here.
+"""
+import numpy as np
+
+from tinygrad_cu.op import REGISTRY
+
+UNARY_SHAPES = [(), (1,), (7,), (3, 5), (2, 1, 33)]
+BINARY_SHAPES = [((3, 5), (3, 5)), ((3, 1), (1, 5)), ((), (2, 3)), ((7,), (2, 3, 7)), ((2, 1, 4), (3, 1))]
+
+
+def values(rng, op, shape, dtype=np.float64):
+    d = op.domain
+    x = rng.uniform(d.low, d.high, size=shape)
+    if d.avoid_zero:   # keep finite differences away from the kink at 0
+        x = np.where(np.abs(x) < 0.05, 0.05 * np.sign(x) + (x == 0) * 0.05, x)
+    return np.asarray(x, dtype=dtype)
+
+
+def _attrs(op):
+    return list(getattr(op, "test_attrs", None) or [{}])
+
+
+def cases_for(name, rng, dtype=np.float64):
+    op = REGISTRY[name]
+    v = lambda *shape: values(rng, op, shape, dtype)
+    family = type(op).__module__.rsplit(".", 1)[-1]
+    if family == "unary":
+        return [([v(*s)], a) for s in UNARY_SHAPES for a in _attrs(op)]
+    if family == "binary":
+        return [([v(*sa), v(*sb)], {}) for sa, sb in BINARY_SHAPES]
+    if family == "reduce":
+        shapes = [(3, 4, 5), (1, 7), (2, 33)]
+        return [([v(*s)], a) for s in shapes for a in _attrs(op)]
+    if name == "matmul":
+        return [([v(*a), v(*b)], {}) for a, b in [((3, 4), (4, 5)), ((1, 1), (1, 1)), ((17, 33), (33, 18)),
+                                                   ((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (3, 4, 2))]]
+    if name == "reshape":
+        return [([v(3, 4)], dict(shape=(2, 6))), ([v(2, 3, 4)], dict(shape=(-1, 4))), ([v(1)], dict(shape=()))]
+    if name == "permute":
+        return [([v(3, 4)], dict(dims=(1, 0))), ([v(2, 3, 5)], dict(dims=(2, 0, 1))), ([v(1, 4, 1, 3)], dict(dims=(3, 1, 0, 2)))]
+    if name == "expand":
+        return [([v(3, 1)], dict(shape=(3, 4))), ([v(4)], dict(shape=(2, 3, 4))), ([v()], dict(shape=(2, 2)))]
+    if name == "getitem":
+        idx = [(1,), (slice(None, None, -1), slice(1, 3)), (np.array([0, 0, 2]),), (None, Ellipsis, 1),
+               (slice(None), np.array([3, 1, 3])), (np.array([[0, 1], [1, 0]]), np.array([2, 3]))]
+        return [([v(3, 4)], dict(index=i)) for i in idx]
+    if name == "cat":
+        return [([v(2, 3), v(4, 3)], dict(axis=0)), ([v(2, 3), v(2, 1), v(2, 5)], dict(axis=-1)), ([v(1)], dict(axis=0))]
+    if name == "pad":
+        return [([v(3, 4)], dict(pad_width=((1, 2), (0, 3)), value=0.0)),
+                ([v(2, 1, 3)], dict(pad_width=((0, 0), (2, 2), (1, 0)), value=-1.5))]
+    if name == "cast":
+        return [([v(3, 4)], dict(dtype=np.dtype(dtype)))]
+    if name in ("softmax", "log_softmax"):
+        return [([v(*s)], dict(axis=ax)) for s, ax in [((4, 7), -1), ((4, 7), 0), ((2, 3, 5), 1), ((1,), 0)]]
+    if name == "cross_entropy":
+        out = []
+        for n, c in [(5, 7), (1, 3), (33, 10)]:
+            for a in _attrs(op):
+                out.append(([v(n, c), rng.integers(0, c, size=n)], a))
+        return out
+    if name == "conv":
+        return [([v(2, 3, 9), v(4, 3, 3), v(4)], dict(stride=1, padding=0)),           # 1-D (audio)
+                ([v(2, 3, 11), v(2, 3, 4)], dict(stride=2, padding=1)),
+                ([v(2, 3, 7, 6), v(4, 3, 3, 3), v(4)], dict(stride=1, padding=1)),     # 2-D (images)
+                ([v(1, 2, 9, 8), v(3, 2, 3, 2)], dict(stride=(2, 1), padding=(0, 1))),
+                ([v(2, 1, 5, 4, 6), v(2, 1, 2, 3, 3), v(2)], dict(stride=1, padding=(1, 0, 1)))]  # 3-D
+    if name in ("max_pool2d", "avg_pool2d"):
+        return [([v(2, 3, 8, 9)], a) for a in _attrs(op)]
+    return None
