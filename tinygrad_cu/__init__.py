@@ -12,7 +12,7 @@ from .creation import (arange, eye, full, manual_seed, ones, ones_like, rand, ra
 from .device import default_device, device_status, get_device, set_default_device
 from .dtypes import bool_, float32, float64, int32, int64, uint8
 from .gradcheck import gradcheck
-from .graph import draw_graph, graph
+from .computation_graph import draw_graph, graph
 from .op import REGISTRY
 from .tensor import Tensor, cat, stack
 
@@ -22,3 +22,5 @@ __version__ = "0.1.0"
 def devices():
     """{name: (available, reason)} for cpu, emu and cuda."""
     return {name: device_status(name) for name in ("cpu", "emu", "cuda")}
+
+from . import data, nn, optim  # noqa: E402,F401  (after Tensor: they build on it)

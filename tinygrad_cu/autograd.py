@@ -5,13 +5,13 @@ it checks devices, shapes and dtypes, runs the op on the tensors' device, and, i
 input needs a gradient, records a `Node` (PyTorch's grad_fn) on the result.
 
 `backward(root, grad)` exports the recorded graph to networkx, checks it, and calls
-each op's backward in reverse topological order (tinygrad_cu.graph).
+each op's backward in reverse topological order (tinygrad_cu.computation_graph).
 """
 import functools
 
 import numpy as np
 
-from . import dtypes, graph as graph_mod
+from . import computation_graph as graph_mod, dtypes
 from .op import Context, Meta, get_op
 
 _grad_enabled = [True]

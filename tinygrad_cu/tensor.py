@@ -118,7 +118,7 @@ class Tensor:
         return Tensor._from_buffer(self.buf, self._dev)
 
     def graph(self):
-        from .graph import graph
+        from .computation_graph import graph
         return graph(self)
 
     # --- devices and dtypes ------------------------------------------------------
@@ -166,7 +166,7 @@ class Tensor:
             dtype = self.dtype
             if arr.dtype.kind == "f" and not dtypes.is_float(dtype):
                 dtype = dtypes.float32
-            return Tensor(arr.astype(dtype), device=self.device)
+            return Tensor(arr, dtype=dtype, device=self.device)
         raise TypeError(f"{op_name}: unsupported operand type {type(other).__name__}")
 
     def _binary(self, op_name, other, reverse=False):

@@ -1,0 +1,80 @@
+"""Bad input gives a clear Python exception naming the op and the shapes, dtypes or devices."""
+import numpy as np
+import pytest
+
+import tinygrad_cu as tg
+import tinygrad_cu.nn.functional as F
+
+from conftest import device_or_skip
+
+
+def test_broadcast_shape_mismatch_names_op_and_shapes():
+    with pytest.raises(ValueError, match=r"add: shapes \(2, 3\), \(4,\)"):
+        tg.ones(2, 3) + tg.ones(4)
+
+
+def test_matmul_shape_mismatch():
+    with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\)"):
+        tg.ones(2, 3) @ tg.ones(4, 5)
+
+
+def test_conv_channel_and_size_mismatch():
+    with pytest.raises(ValueError, match=r"conv: input has 3 channels but weight \(4, 2, 3, 3\)"):
+        F.conv2d(tg.ones(1, 3, 8, 8), tg.ones(4, 2, 3, 3))
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        F.conv2d(tg.ones(1, 1, 2, 2), tg.ones(1, 1, 3, 3))
+    with pytest.raises(ValueError, match="conv2d: expected input"):
+        F.conv2d(tg.ones(1, 8, 8), tg.ones(1, 1, 3, 3))
+
+
+def test_integer_tensors_where_floats_are_needed():
+    with pytest.raises(TypeError, match="exp: expected floating point.*int64"):
+        tg.tensor([1, 2]).exp()
+    with pytest.raises(TypeError, match="matmul.*int64"):
+        tg.tensor([[1, 2]]) @ tg.tensor([[1], [2]])
+
+
+def test_cross_entropy_labels_out_of_range_and_wrong_dtype():
+    logits = tg.randn(3, 4)
+    with pytest.raises(ValueError, match="cross_entropy: label 4 is out of range for 4 classes"):
+        F.cross_entropy(logits, tg.tensor([0, 4, 1]))
+    with pytest.raises(ValueError, match="cross_entropy: label -1"):
+        F.cross_entropy(logits, tg.tensor([0, -1, 1]))
+    with pytest.raises(TypeError, match="cross_entropy: labels must be an integer tensor, got float32"):
+        F.cross_entropy(logits, tg.tensor([0.0, 1.0, 1.0]))
+    with pytest.raises(ValueError, match=r"cross_entropy: expected logits \(N, C\) and labels \(N,\)"):
+        F.cross_entropy(logits, tg.tensor([0, 1]))
+
+
+def test_mixing_devices_in_one_op():
+    device_or_skip("emu")
+    with pytest.raises(RuntimeError, match="add: all inputs must be on the same device, got cpu, emu"):
+        tg.ones(2) + tg.ones(2, device="emu")
+
+
+def test_backward_on_a_tensor_that_does_not_require_grad():
+    with pytest.raises(RuntimeError, match=r"shape \(\) does not require grad"):
+        (tg.ones(3) * 2.0).sum().backward()
+
+
+def test_mixed_float_dtypes_are_refused():
+    with pytest.raises(TypeError, match="mul: inputs must have the same dtype, got float32, float64"):
+        tg.ones(2) * tg.ones(2, dtype=tg.float64)
+
+
+def test_bad_reshape_permute_index_and_axis():
+    with pytest.raises(ValueError, match=r"reshape: cannot reshape \(2, 3\)"):
+        tg.ones(2, 3).reshape(4, 2)
+    with pytest.raises(ValueError, match="permute: dims"):
+        tg.ones(2, 3).permute(0, 0)
+    with pytest.raises(IndexError, match=r"getitem: .*\(2, 3\)"):
+        tg.ones(2, 3)[5]
+    with pytest.raises(ValueError, match="sum: axis 2 is out of range"):
+        tg.ones(2, 3).sum(axis=2)
+
+
+def test_unknown_device_and_dtype():
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        tg.ones(2, device="tpu")
+    with pytest.raises(TypeError, match="dtype"):
+        tg.ones(2, dtype=np.complex64)
