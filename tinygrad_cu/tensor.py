@@ -113,6 +113,18 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
+    def assign(self, value):
+        """Replace this tensor's data with `value`'s (same shape, dtype and device),
+        keeping its identity: how hand-written update rules change parameters."""
+        value = self._operand(value, "assign")
+        if value.shape != self.shape or value.dtype != self.dtype or value._dev is not self._dev:
+            raise ValueError(f"assign: {value.shape} {value.dtype} on {value.device} does not match "
+                             f"{self.shape} {self.dtype} on {self.device}")
+        if self._node is not None:
+            raise RuntimeError("assign: only leaf tensors can be assigned to")
+        self.buf = value.buf
+        return self
+
     def detach(self):
         """The same data, cut from the graph (shares the buffer)."""
         return Tensor._from_buffer(self.buf, self._dev)

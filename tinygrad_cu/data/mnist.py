@@ -126,7 +126,8 @@ def load_idx_dataset(spec, data_dir=None, download=True, fallback=True, timeout=
     except DataUnavailableError as why:
         if not fallback:
             raise
-        print(f"tinygrad_cu.data: {spec.name} unavailable ({why}); "
+        reason = str(why) if len(str(why)) < 160 else str(why)[:157] + "..."
+        print(f"tinygrad_cu.data: {spec.name} unavailable ({reason}); "
               f"using the embedded fallback: 1,797 8x8 UCI digits upscaled to 28x28", flush=True)
         return LoadedData(*load_digits_split(), source="digits-fallback", location=str(why))
     for split in ("train", "test"):

@@ -1,0 +1,48 @@
+"""LeNet-5 (LeCun et al., 1998) for MNIST: convolutions with shared weights.
+
+    python examples/lenet5.py --epochs 10
+    python examples/lenet5.py --device emu --train-limit 512 --epochs 1   # the CUDA kernels on the CPU
+
+conv 1->6 5x5 (padding 2) - tanh - avg pool 2 - conv 6->16 5x5 - tanh - avg pool 2
+- 120 - tanh - 84 - tanh - 10, 61,706 parameters.
+"""
+import os
+
+import tinygrad_cu as tg
+from tinygrad_cu import nn
+
+import training
+
+
+def lenet5(activation=nn.Tanh):
+    return nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5, padding=2), activation(), nn.AvgPool2d(2),     # 6 x 14 x 14
+        nn.Conv2d(6, 16, kernel_size=5), activation(), nn.AvgPool2d(2),               # 16 x 5 x 5
+        nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), activation(),
+        nn.Linear(120, 84), activation(),
+        nn.Linear(84, 10))
+
+
+def main():
+    args = training.parse_args(__doc__.splitlines()[0], epochs=5, lr=0.05, batch_size=64,
+                               optimizer="momentum")
+    tg.manual_seed(args.seed)
+    train_set, val_set, test_set, source = training.load_splits(args, layout="nchw")
+    model = lenet5().to(args.device)
+    print(model)
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = training.make_optimizer(args, model.parameters())
+    history = training.train(model, loss_fn, optimizer, train_set, val_set, args)
+    test_loss, test_acc = training.evaluate(model, loss_fn, test_set, args.device)
+    print(f"test: loss {test_loss:.4f}, accuracy {100 * test_acc:.2f}% (error {100 * (1 - test_acc):.2f}%) "
+          f"on {source}")
+    os.makedirs(args.out, exist_ok=True)
+    tg.save(model.state_dict(), os.path.join(args.out, "lenet5.npz"))
+    x, y = next(iter(tg.data.DataLoader(test_set, batch_size=8, device=args.device)))
+    training.save_pictures(args, "lenet5", history, first_layer_weights=model[0].weight.numpy()[:, 0],
+                           image_shape=(5, 5), graph_of=loss_fn(model(x), y))
+
+
+if __name__ == "__main__":
+    main()

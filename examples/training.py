@@ -1,0 +1,147 @@
+"""What the examples share: arguments, data, the training loop, and the pictures.
+
+Kept out of the package on purpose: it is example code a student edits.
+"""
+import argparse
+import os
+import time
+
+import numpy as np
+
+import tinygrad_cu as tg
+from tinygrad_cu import data
+
+try:
+    from tqdm import tqdm
+except ImportError:          # tqdm is the 'examples' extra: without it, plain lines
+    tqdm = None
+
+
+def parse_args(description, **defaults):
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--device", default=defaults.get("device", "cpu"), choices=["cpu", "emu", "cuda"])
+    p.add_argument("--epochs", type=int, default=defaults.get("epochs", 5))
+    p.add_argument("--batch-size", type=int, default=defaults.get("batch_size", 64),
+                   help="1 = stochastic, the training set size = full-batch, else mini-batch descent")
+    p.add_argument("--lr", type=float, default=defaults.get("lr", 0.1))
+    p.add_argument("--optimizer", default=defaults.get("optimizer", "sgd"), choices=["sgd", "momentum", "adam"])
+    p.add_argument("--data-dir", default=None, help="folder with the MNIST .gz files (else cache/download/"
+                                                     "embedded fallback)")
+    p.add_argument("--train-limit", type=int, default=defaults.get("train_limit"),
+                   help="use only the first N training images (quick runs)")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="held-out part of the training set")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=defaults.get("out", "out"), help="folder for pictures and checkpoints")
+    p.add_argument("--no-plots", action="store_true")
+    for name, (kind, value, text) in defaults.get("extra", {}).items():
+        p.add_argument(f"--{name}", type=kind, default=value, help=text)
+    return p.parse_args()
+
+
+def load_splits(args, layout):
+    """(train, validation, test) TensorDatasets of float32 images and int64 labels.
+    layout "flat": [N, 784] for MLPs; "nchw": [N, 1, 28, 28] for LeNet-5."""
+    mnist = data.load_mnist(data_dir=args.data_dir)
+    print(f"data: {mnist.source} ({len(mnist.x_train)} train / {len(mnist.x_test)} test images)")
+
+    def prepare(images):
+        x = data.normalize_images(images)
+        return data.flatten_images(x) if layout == "flat" else data.to_nchw(x)
+
+    x_train, y_train = mnist.x_train, mnist.y_train
+    if args.train_limit:
+        x_train, y_train = x_train[:args.train_limit], y_train[:args.train_limit]
+    full = data.TensorDataset(prepare(x_train), y_train.astype(np.int64))
+    n_val = int(len(full) * args.val_fraction)
+    train, val = data.random_split(full, [len(full) - n_val, n_val], seed=args.seed)
+    test = data.TensorDataset(prepare(mnist.x_test), mnist.y_test.astype(np.int64))
+    return train, val, test, mnist.source
+
+
+def make_optimizer(args, params):
+    if args.optimizer == "adam":
+        return tg.optim.Adam(params, lr=args.lr)
+    return tg.optim.SGD(params, lr=args.lr, momentum=0.9 if args.optimizer == "momentum" else 0.0)
+
+
+def evaluate(model, loss_fn, dataset, device, batch_size=1000):
+    """(mean loss, accuracy) over `dataset`, without recording a graph."""
+    model.eval()
+    total_loss, correct = 0.0, 0
+    with tg.no_grad():
+        for x, y in data.DataLoader(dataset, batch_size=batch_size, device=device):
+            logits = model(x)
+            total_loss += loss_fn(logits, y).item() * len(y)
+            correct += int((logits.argmax(axis=1) == y).numpy().sum())
+    model.train()
+    return total_loss / max(len(dataset), 1), correct / max(len(dataset), 1)
+
+
+def train(model, loss_fn, optimizer, train_set, val_set, args):
+    """Mini-batch gradient descent for args.epochs; returns the learning curves."""
+    history = {"train_loss": [], "val_loss": [], "train_acc": [], "val_acc": [], "img_per_s": []}
+    loader = data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed,
+                             device=args.device)
+    for epoch in range(1, args.epochs + 1):
+        start, seen, running = time.perf_counter(), 0, 0.0
+        batches = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", leave=False) if tqdm else loader
+        for x, y in batches:
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            seen += len(y)
+            running += loss.item() * len(y)
+            if tqdm:
+                batches.set_postfix(loss=f"{loss.item():.3f}")
+        speed = seen / (time.perf_counter() - start)
+        val_loss, val_acc = evaluate(model, loss_fn, val_set, args.device)
+        history["train_loss"].append(running / max(seen, 1))
+        history["val_loss"].append(val_loss)
+        history["val_acc"].append(val_acc)
+        history["img_per_s"].append(speed)
+        print(f"epoch {epoch}: train loss {running / max(seen, 1):.4f}  val loss {val_loss:.4f}  "
+              f"val acc {100 * val_acc:.2f}%  {speed:,.0f} img/s")
+    return history
+
+
+def save_pictures(args, name, history, first_layer_weights=None, image_shape=(28, 28), graph_of=None):
+    """Learning curves, first-layer weights as images, and the computation graph."""
+    if args.no_plots:
+        return
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed (pip install '.[examples]'): no pictures")
+        return
+    os.makedirs(args.out, exist_ok=True)
+    epochs = np.arange(1, len(history["train_loss"]) + 1)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    a1.plot(epochs, history["train_loss"], "o-", label="training")
+    a1.plot(epochs, history["val_loss"], "o-", label="validation")
+    a1.set(xlabel="epoch", ylabel="loss", title="learning curves (validation rising = overtraining)")
+    a1.legend()
+    a2.plot(epochs, 100 * np.array(history["val_acc"]), "o-")
+    a2.set(xlabel="epoch", ylabel="validation accuracy (%)")
+    fig.tight_layout()
+    fig.savefig(os.path.join(args.out, f"{name}_curves.png"), dpi=100)
+    plt.close(fig)
+    if first_layer_weights is not None:
+        w = first_layer_weights
+        n = len(w)
+        cols = min(n, 10)
+        rows = (n + cols - 1) // cols
+        fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.3 * rows), squeeze=False)
+        for i, ax in enumerate(axes.flat):
+            ax.set_axis_off()
+            if i < n:
+                ax.imshow(w[i].reshape(image_shape), cmap="bwr", vmin=-abs(w[i]).max(), vmax=abs(w[i]).max())
+                ax.set_title(str(i), fontsize=7)
+        fig.suptitle("first-layer weights (red +, blue -)")
+        fig.savefig(os.path.join(args.out, f"{name}_weights.png"), dpi=100)
+        plt.close(fig)
+    if graph_of is not None:
+        tg.draw_graph(graph_of, os.path.join(args.out, f"{name}_graph.png"))
+    print(f"pictures written to {args.out}/{name}_*.png")
