@@ -14,7 +14,7 @@ import networkx as nx
 
 def _tensor_attrs(t, name=None):
     label = name or ("leaf" if t._node is None else "")
-    return dict(kind="tensor", obj=t, op=None, shape=t.shape, dtype=str(t.dtype),
+    return dict(kind="tensor", obj=t, op=None, shape=t.shape, dtype=t.dtype,
                 device=t.device, requires_grad=t.requires_grad,
                 label=f"{label} {t.shape}".strip())
 
@@ -31,7 +31,7 @@ def build_graph(root, for_backward=False):
         if node is None:
             continue
         g.add_node(id(node), kind="op", obj=node, out=t, op=node.op.name, shape=t.shape,
-                   dtype=str(t.dtype), device=t.device, requires_grad=True,
+                   dtype=t.dtype, device=t.device, requires_grad=True,
                    label=node.op.name, attrs=dict(node.attrs))
         g.add_edge(id(node), id(t))
         for i, x in enumerate(node.inputs):
@@ -71,6 +71,7 @@ def graph(t):
     for _, attrs in g.nodes(data=True):
         attrs.pop("obj", None)
         attrs.pop("out", None)
+        attrs["dtype"] = str(attrs["dtype"])
     return g
 
 
