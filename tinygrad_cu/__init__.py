@@ -14,6 +14,7 @@ from .dtypes import bool_, float32, float64, int32, int64, uint8
 from .gradcheck import gradcheck
 from .computation_graph import draw_graph, graph
 from .op import REGISTRY
+from .serialization import load, save
 from .tensor import Tensor, cat, stack
 
 __version__ = "0.1.0"

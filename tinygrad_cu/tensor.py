@@ -24,6 +24,10 @@ def _axis_args(op, axis, dim, keepdims, keepdim):
 
 
 class Tensor:
+    """`Tensor(data, requires_grad=False, device=None, dtype=None)`: data is copied.
+
+    Floats become float32 unless dtype says otherwise (also numpy float64 arrays, as in
+    tinygrad: mixing float32 and float64 in one op is an error, not a silent upcast)."""
     __slots__ = ("buf", "_dev", "requires_grad", "grad", "_node", "__weakref__")
     __array_priority__ = 1000   # `np_array + tensor` calls Tensor.__radd__
 

@@ -11,7 +11,8 @@ class CPUDevice:
     reason = "numpy"
 
     def from_numpy(self, array):
-        return np.asarray(array, order="C")
+        # always a copy, as torch.tensor: in-place updates must never reach the caller's array
+        return np.array(array, order="C", copy=True)
 
     def to_numpy(self, buf):
         return np.array(buf, copy=True)

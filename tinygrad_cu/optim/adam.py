@@ -1,0 +1,33 @@
+"""Adam and AdamW: per-parameter step sizes from running moments of the gradient."""
+from .optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    """torch.optim.Adam: weight_decay adds weight_decay * p to the gradient (L2).
+    Formulas in ops/optim.py AdamStep."""
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"{type(self).__name__}: need lr, eps, weight_decay >= 0 and betas in "
+                             f"[0, 1), got lr={lr}, betas={betas}, eps={eps}, weight_decay={weight_decay}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+
+    def update(self, param, group):
+        state = self.state.setdefault(param, {})
+        state["step"] = state.get("step", 0) + 1
+        m, v = self.state_tensor(param, "exp_avg"), self.state_tensor(param, "exp_avg_sq")
+        beta1, beta2 = group["betas"]
+        self.run_update("adam_step", param, m, v, lr=float(group["lr"]), beta1=float(beta1),
+                        beta2=float(beta2), eps=float(group["eps"]),
+                        weight_decay=float(group["weight_decay"]), step=int(state["step"]),
+                        decoupled=self.decoupled)
+
+
+class AdamW(Adam):
+    """torch.optim.AdamW (Loshchilov & Hutter): weight decay is decoupled from the
+    gradient, p -= lr * weight_decay * p, so it is not rescaled by Adam's step size."""
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
