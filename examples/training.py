@@ -85,15 +85,16 @@ def train(model, loss_fn, optimizer, train_set, val_set, args):
     for epoch in range(1, args.epochs + 1):
         start, seen, running = time.perf_counter(), 0, 0.0
         batches = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", leave=False) if tqdm else loader
-        for x, y in batches:
+        for i, (x, y) in enumerate(batches):
             optimizer.zero_grad()
             loss = loss_fn(model(x), y)
             loss.backward()
             optimizer.step()
             seen += len(y)
-            running += loss.item() * len(y)
-            if tqdm:
-                batches.set_postfix(loss=f"{loss.item():.3f}")
+            value = loss.item()
+            running += value * len(y)
+            if tqdm and i % 20 == 0:
+                batches.set_postfix(loss=f"{value:.3f}")
         speed = seen / (time.perf_counter() - start)
         val_loss, val_acc = evaluate(model, loss_fn, val_set, args.device)
         history["train_loss"].append(running / max(seen, 1))
@@ -140,6 +141,7 @@ def save_pictures(args, name, history, first_layer_weights=None, image_shape=(28
                 ax.imshow(w[i].reshape(image_shape), cmap="bwr", vmin=-abs(w[i]).max(), vmax=abs(w[i]).max())
                 ax.set_title(str(i), fontsize=7)
         fig.suptitle("first-layer weights (red +, blue -)")
+        fig.tight_layout(rect=(0, 0, 1, 0.85))
         fig.savefig(os.path.join(args.out, f"{name}_weights.png"), dpi=100)
         plt.close(fig)
     if graph_of is not None:
