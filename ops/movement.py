@@ -2,7 +2,10 @@
 
 On the GPU devices these are copy kernels (ops/movement.cu): each thread computes
 one output element's source index from the shapes and strides. `reshape` of a
-contiguous buffer is free: it shares the buffer.
+contiguous buffer is free: it shares the buffer. permute, expand, the slices of cat's
+backward and pad's backward are all one kernel, `strided_copy` (a view is shape +
+strides + offset); getitem gathers through flat indices computed on the host by
+`flat_indices`. The copies move elements by size, so they serve every GPU dtype.
 """
 import numpy as np
 
@@ -10,11 +13,89 @@ from tinygrad_cu import dtypes
 from tinygrad_cu.op import Meta, Op, register, sum_to_shape
 
 SOURCE = "movement.cu"
+GPU_DTYPES = (dtypes.float32, dtypes.int32, dtypes.int64, dtypes.uint8, dtypes.bool_)
+CAST_CODES = {dtypes.float32: 0, dtypes.int32: 1, dtypes.int64: 2, dtypes.uint8: 3, dtypes.bool_: 4}
 
 
 class MovementOp(Op):
     saves = ()
     float_only = False
+
+    def check_gpu_dtype(self, gpu, *dts):
+        """Copies move any GPU dtype (by element size); float64 does not exist on a GPU."""
+        for dt in dts:
+            if np.dtype(dt) not in GPU_DTYPES:
+                raise TypeError(f"{self.name}: dtype {np.dtype(dt)} is not supported on device "
+                                f"{gpu.name} (use float32, int32, int64, uint8 or bool)")
+
+
+# --- CUDA launch helpers (kernels in ops/movement.cu) -------------------------------
+def launch_config(gpu, n):
+    """The one place movement kernels get their launch configuration: one thread per
+    output element in a grid-stride loop, 256 threads a block, no shared memory."""
+    return gpu.grid_1d(n, block=256)
+
+
+def contiguous_strides(shape):
+    """Row-major strides, in elements."""
+    strides, step = [], 1
+    for n in reversed(shape):
+        strides.append(step)
+        step *= int(n)
+    return tuple(reversed(strides))
+
+
+def collapse(shape, strides):
+    """The same walk over memory with fewer dims: drop size-1 dims and merge a dim into
+    the one before it when they are contiguous with each other (less index arithmetic)."""
+    dims = []
+    for n, st in zip(shape, strides):
+        if n == 1:
+            continue
+        if dims and dims[-1][1] == st * n:
+            dims[-1] = (dims[-1][0] * n, st)
+        else:
+            dims.append((int(n), int(st)))
+    return [d[0] for d in dims], [d[1] for d in dims]
+
+
+def _strided(gpu, kernel, src, dst, shape, strides, base):
+    n = int(np.prod(shape, dtype=np.int64))
+    if n == 0:
+        return dst
+    dims, st = collapse(shape, strides)
+    geom = gpu.from_numpy(np.array(dims + st, np.int64))
+    grid, block = launch_config(gpu, n)
+    gpu.launch(SOURCE, kernel, grid, block, src, dst, geom, np.int32(len(dims)), np.int64(base),
+               np.int64(n), np.int32(src.dtype.itemsize))
+    return dst
+
+
+def gpu_strided_copy(gpu, src, shape, strides, base=0):
+    """A new contiguous buffer of `shape`: element at coords c is src[base + c . strides]."""
+    return _strided(gpu, "strided_copy", src, gpu.empty(shape, src.dtype), shape, strides, base)
+
+
+def gpu_strided_store(gpu, src, dst, strides, base=0):
+    """dst[base + c . strides] = src[c] for every coordinate c of src (in place)."""
+    return _strided(gpu, "strided_store", src, dst, src.shape, strides, base)
+
+
+def gpu_permute(gpu, x, dims):
+    strides = contiguous_strides(x.shape)
+    return gpu_strided_copy(gpu, x, tuple(x.shape[d] for d in dims), tuple(strides[d] for d in dims))
+
+
+def gpu_cast(gpu, x, dtype):
+    dtype = np.dtype(dtype)
+    if dtype == x.dtype:
+        return gpu.copy(x)
+    out = gpu.empty(x.shape, dtype)
+    if x.size:
+        grid, block = launch_config(gpu, x.size)
+        gpu.launch(SOURCE, "cast_forward", grid, block, x, out, np.int64(x.size),
+                   np.int32(CAST_CODES[x.dtype]), np.int32(CAST_CODES[dtype]))
+    return out
 
 
 @register
@@ -53,7 +134,7 @@ class Reshape(MovementOp):
 @register
 class Permute(MovementOp):
     name = "permute"
-    kernels = ("permute_forward",)       # the backward is the inverse permutation
+    kernels = ("strided_copy",)          # the backward is the inverse permutation
     test_attrs = (dict(dims=(1, 0)),)
 
     def infer(self, x, dims):
@@ -68,12 +149,19 @@ class Permute(MovementOp):
     def backward(self, ctx, grad, dims):
         return (np.asarray(grad.transpose(np.argsort(dims)), order="C"),)
 
+    def gpu_forward(self, gpu, ctx, x, dims):
+        self.check_gpu_dtype(gpu, x.dtype)
+        return gpu_permute(gpu, x, dims)
+
+    def gpu_backward(self, gpu, ctx, grad, dims):
+        return (gpu_permute(gpu, grad, tuple(int(d) for d in np.argsort(dims))),)
+
 
 @register
 class Expand(MovementOp):
     """Broadcast to a larger shape; the backward sums over the expanded axes."""
     name = "expand"
-    kernels = ("expand_forward", "sum_backward")
+    kernels = ("strided_copy",)          # backward: ops/binary.py gpu_sum_to_shape
 
     def infer(self, x, shape):
         try:
@@ -89,6 +177,19 @@ class Expand(MovementOp):
 
     def backward(self, ctx, grad, shape):
         return (sum_to_shape(grad, ctx.input_metas[0].shape),)
+
+    def gpu_forward(self, gpu, ctx, x, shape):
+        self.check_gpu_dtype(gpu, x.dtype)
+        shape = tuple(shape)
+        lead = len(shape) - len(x.shape)
+        # stride 0 along broadcast dims: every output element there reads the same input
+        strides = (0,) * lead + tuple(0 if n == 1 else st for n, st in
+                                      zip(x.shape, contiguous_strides(x.shape)))
+        return gpu_strided_copy(gpu, x, shape, strides)
+
+    def gpu_backward(self, gpu, ctx, grad, shape):
+        from .binary import gpu_sum_to_shape
+        return (gpu_sum_to_shape(gpu, grad, ctx.input_metas[0].shape),)
 
 
 def _probe(shape):
@@ -131,12 +232,34 @@ class Getitem(MovementOp):
         np.add.at(out, index, grad)
         return (out,)
 
+    # The host turns any numpy index into the flat source position of every output
+    # element (cheap, and exactly numpy's rules); the kernels only gather / scatter-add.
+    def gpu_forward(self, gpu, ctx, x, index):
+        self.check_gpu_dtype(gpu, x.dtype)
+        positions = gpu.from_numpy(flat_indices(x.shape, index))
+        if any(ctx.needs_input_grad):
+            ctx.save(positions=positions)
+        out = gpu.empty(positions.shape, x.dtype)
+        if out.size:
+            grid, block = launch_config(gpu, out.size)
+            gpu.launch(SOURCE, "gather_forward", grid, block, x, out, positions, np.int64(out.size),
+                       np.int32(x.dtype.itemsize))
+        return out
+
+    def gpu_backward(self, gpu, ctx, grad, index):
+        dx = gpu.zeros(ctx.input_metas[0].shape, grad.dtype)
+        if grad.size:
+            grid, block = launch_config(gpu, grad.size)
+            gpu.launch(SOURCE, "scatter_add_backward", grid, block, grad, dx, ctx.saved["positions"],
+                       np.int64(grad.size))
+        return (dx,)
+
 
 @register
 class Cat(MovementOp):
     name = "cat"
     n_inputs = None
-    kernels = ("cat_forward", "slice_backward")
+    kernels = ("strided_store", "strided_copy")
 
     def infer(self, *xs, axis=0):
         first = xs[0]
@@ -164,12 +287,39 @@ class Cat(MovementOp):
         bounds = np.cumsum([m.shape[ax] for m in ctx.input_metas])[:-1]
         return tuple(np.asarray(g, order="C") for g in np.split(grad, bounds, axis=ax))
 
+    @staticmethod
+    def slabs(shapes, out_shape, ax):
+        """Each input is a slab of the output: seen as (outer, its length * inner) it
+        starts at offset `start * inner` of rows of length `total * inner`."""
+        outer = int(np.prod(out_shape[:ax], dtype=np.int64))
+        inner = int(np.prod(out_shape[ax + 1:], dtype=np.int64))
+        start = 0
+        for shape in shapes:
+            yield (outer, shape[ax] * inner), (out_shape[ax] * inner, 1), start * inner
+            start += shape[ax]
+
+    def gpu_forward(self, gpu, ctx, *xs, axis=0):
+        self.check_gpu_dtype(gpu, xs[0].dtype)
+        out_shape = self.infer(*(Meta(x.shape, x.dtype) for x in xs), axis=axis).shape
+        out = gpu.empty(out_shape, xs[0].dtype)
+        ax = axis % len(out_shape)
+        for x, (shape, strides, base) in zip(xs, self.slabs([x.shape for x in xs], out_shape, ax)):
+            gpu_strided_store(gpu, x.reshape(shape), out, strides, base)
+        return out
+
+    def gpu_backward(self, gpu, ctx, grad, axis=0):
+        ax = axis % grad.ndim
+        metas = ctx.input_metas
+        return tuple(gpu_strided_copy(gpu, grad, shape, strides, base).reshape(m.shape) if need else None
+                     for m, need, (shape, strides, base) in
+                     zip(metas, ctx.needs_input_grad, self.slabs([m.shape for m in metas], grad.shape, ax)))
+
 
 @register
 class Pad(MovementOp):
     """Constant padding, one (before, after) pair per dim; backward slices the middle."""
     name = "pad"
-    kernels = ("pad_forward", "pad_backward")
+    kernels = ("pad_forward", "strided_copy")
     test_attrs = (dict(pad_width=None, value=0.0),)   # None: tests pick (1, 2) per dim
 
     def infer(self, x, pad_width, value=0.0):
@@ -184,6 +334,24 @@ class Pad(MovementOp):
     def backward(self, ctx, grad, pad_width, value=0.0):
         inner = tuple(slice(a, n - b) for (a, b), n in zip(pad_width, grad.shape))
         return (np.asarray(grad[inner], order="C"),)
+
+    def gpu_forward(self, gpu, ctx, x, pad_width, value=0.0):
+        self.check_gpu_dtype(gpu, x.dtype)
+        out = gpu.empty(tuple(n + a + b for n, (a, b) in zip(x.shape, pad_width)), x.dtype)
+        if out.size:
+            before = [int(a) for a, _ in pad_width]
+            geom = gpu.from_numpy(np.array(list(out.shape) + list(x.shape) + before, np.int64))
+            # the constant's bit pattern in x's dtype, as a 64-bit integer (low bytes used)
+            bits = np.asarray(value).astype(x.dtype).reshape(1).view(f"u{x.dtype.itemsize}")[0]
+            grid, block = launch_config(gpu, out.size)
+            gpu.launch(SOURCE, "pad_forward", grid, block, x, out, geom, np.int32(x.ndim),
+                       np.int64(out.size), np.int32(x.dtype.itemsize), np.uint64(bits))
+        return out
+
+    def gpu_backward(self, gpu, ctx, grad, pad_width, value=0.0):
+        strides = contiguous_strides(grad.shape)
+        base = sum(int(a) * st for (a, _), st in zip(pad_width, strides))
+        return (gpu_strided_copy(gpu, grad, ctx.input_metas[0].shape, strides, base),)
 
 
 @register
@@ -201,3 +369,11 @@ class Cast(MovementOp):
 
     def backward(self, ctx, grad, dtype):
         return (grad.astype(ctx.input_metas[0].dtype),)
+
+    def gpu_forward(self, gpu, ctx, x, dtype):
+        self.check_gpu_dtype(gpu, x.dtype, dtype)
+        return gpu_cast(gpu, x, dtypes.as_dtype(dtype))
+
+    def gpu_backward(self, gpu, ctx, grad, dtype):
+        self.check_gpu_dtype(gpu, ctx.input_metas[0].dtype)
+        return (gpu_cast(gpu, grad, ctx.input_metas[0].dtype),)

@@ -48,6 +48,12 @@ def scatter_windows(gwin, x_shape, k, s, p):
     return np.asarray(dxp[:, :, p[0]:p[0] + h, p[1]:p[1] + w], order="C")
 
 
+def launch_config(gpu, n):
+    """The one place pooling kernels get their launch configuration: one thread per
+    element (output for forward, input for backward) in a grid-stride loop."""
+    return gpu.grid_1d(n, block=256)
+
+
 class Pool2d(Op):
     test_attrs = (dict(kernel_size=2, stride=None, padding=0), dict(kernel_size=3, stride=2, padding=1),
                   dict(kernel_size=(2, 3), stride=(1, 2), padding=0))
@@ -56,6 +62,40 @@ class Pool2d(Op):
         self.check_float(x)
         *_, out = pool_geometry(self.name, x.shape, kernel_size, stride, padding)
         return Meta(x.shape[:2] + out, x.dtype)
+
+    # CUDA: <name>_forward(x, y, [argmax,] geometry) and <name>_backward(grad, [argmax,] dx,
+    # geometry), geometry = planes (N*C), H, W, OH, OW, kh, kw, sh, sw, ph, pw as ints.
+    def geometry(self, gpu, shape, dtype, kernel_size, stride, padding):
+        if dtype != np.float32:
+            raise TypeError(f"{self.name}: dtype {dtype} is not supported on device "
+                            f"{gpu.name} (pooling kernels are float32)")
+        k, s, p, out = pool_geometry(self.name, shape, kernel_size, stride, padding)
+        n, c, h, w = shape
+        return tuple(np.int32(v) for v in (n * c, h, w, *out, *k, *s, *p)), shape[:2] + out
+
+    def gpu_forward(self, gpu, ctx, x, kernel_size, stride=None, padding=0):
+        geom, out_shape = self.geometry(gpu, x.shape, x.dtype, kernel_size, stride, padding)
+        y = gpu.empty(out_shape, x.dtype)
+        extra = self.forward_buffers(gpu, ctx, out_shape)
+        if y.size:
+            grid, block = launch_config(gpu, y.size)
+            gpu.launch(SOURCE, self.kernels[0], grid, block, x, y, *extra, *geom)
+        return y
+
+    def gpu_backward(self, gpu, ctx, grad, kernel_size, stride=None, padding=0):
+        shape = ctx.input_metas[0].shape
+        geom, _ = self.geometry(gpu, shape, grad.dtype, kernel_size, stride, padding)
+        dx = gpu.empty(shape, grad.dtype)
+        if dx.size:
+            grid, block = launch_config(gpu, dx.size)
+            gpu.launch(SOURCE, self.kernels[1], grid, block, grad, *self.backward_buffers(ctx), dx, *geom)
+        return (dx,)
+
+    def forward_buffers(self, gpu, ctx, out_shape):
+        return ()
+
+    def backward_buffers(self, ctx):
+        return ()
 
 
 @register
@@ -77,6 +117,15 @@ class MaxPool2d(Pool2d):
         onehot = np.arange(k[0] * k[1]) == ctx.saved["argmax"][..., None]
         gwin = (onehot * grad[..., None]).astype(grad.dtype).reshape(*grad.shape, *k)
         return (scatter_windows(gwin, shape, k, s, p),)
+
+    def forward_buffers(self, gpu, ctx, out_shape):
+        # each window's argmax (its position i * kw + j in the window) for the backward
+        argmax = gpu.empty(out_shape, np.int32)
+        ctx.save(argmax=argmax)
+        return (argmax,)
+
+    def backward_buffers(self, ctx):
+        return (ctx.saved["argmax"],)
 
 
 @register
