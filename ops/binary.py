@@ -6,6 +6,10 @@ that shape and sums it over the broadcast axes back to the input's shape
 index is turned into an index of a and of b with per-input strides that are 0 along
 broadcast axes, so no broadcast copy is ever made.
 Comparisons return bool tensors and have no gradient.
+
+GPU launch code: `broadcast_geometry` simplifies the shapes into the kernels' scalar
+arguments (see the header of binary.cu); `gpu_sum_to_shape` is the device version of
+`sum_to_shape` (also used by expand's backward).
 """
 import numpy as np
 
@@ -13,6 +17,112 @@ from tinygrad_cu import dtypes
 from tinygrad_cu.op import Domain, Meta, Op, broadcast_shapes, register, sum_to_shape
 
 SOURCE = "binary.cu"
+MAX_DIMS = 6                   # slots per shape/stride list; must match binary.cu
+MAX_ELEMENTS = 2**31 - 2**26   # kernels index with int; headroom for the grid-stride step
+
+
+# --- launch geometry (all of binary.cu's launch configuration is computed here) -------
+def launch_config(gpu, n):
+    """Grid and block of every kernel in binary.cu: one thread per element, grid-stride."""
+    if n > MAX_ELEMENTS:
+        raise ValueError(f"binary ops on {gpu.name}: {n} elements exceed the int-indexed "
+                         f"kernels' limit of {MAX_ELEMENTS}")
+    return gpu.grid_1d(n, block=256)
+
+
+def contiguous_strides(shape):
+    strides, step = [], 1
+    for n in reversed(shape):
+        strides.append(step)
+        step *= n
+    return tuple(reversed(strides))
+
+
+def broadcast_strides(shape, out_shape):
+    """Strides (in elements) that walk a contiguous `shape` as if broadcast to
+    `out_shape`: 0 along dims where `shape` has size 1 or no dim at all."""
+    lead = len(out_shape) - len(shape)
+    strides = contiguous_strides(shape)
+    return tuple(0 if d < lead or shape[d - lead] == 1 else strides[d - lead]
+                 for d in range(len(out_shape)))
+
+
+def merge_dims(shape, *strides):
+    """Drop size-1 dims and merge each dim into its outer neighbour where every
+    stride list walks the two as one: [(size, stride_1, stride_2, ...), ...]."""
+    dims = []
+    for d, size in enumerate(shape):
+        if size == 1:
+            continue
+        st = [s[d] for s in strides]
+        if dims and all(outer == size * inner for outer, inner in zip(dims[-1][1:], st)):
+            dims[-1] = (dims[-1][0] * size, *st)
+        else:
+            dims.append((size, *st))
+    return dims
+
+
+def dims_args(what, dims):
+    """The kernels' scalar arguments for merged dims: MAX_DIMS sizes, then MAX_DIMS
+    strides per operand; slot 0 is the outermost dim, unused slots have size 1."""
+    if len(dims) > MAX_DIMS:
+        raise ValueError(f"{what}: {len(dims)} dims after merging; the kernels take at most {MAX_DIMS}")
+    width = len(dims[0]) if dims else 1
+    padded = list(dims) + [(1,) + (0,) * (width - 1)] * (MAX_DIMS - len(dims))
+    return [np.int32(dim[k]) for k in range(width) for dim in padded]
+
+
+def broadcast_geometry(what, out_shape, a_shape, b_shape):
+    """(shape, a strides, b strides) of an output and its two broadcast inputs."""
+    dims = merge_dims(out_shape, broadcast_strides(a_shape, out_shape), broadcast_strides(b_shape, out_shape))
+    return dims_args(what, dims or [(1, 0, 0)])
+
+
+def check_float32(op_name, gpu, *bufs):
+    """GPU kernels take float32 only: any other dtype is a TypeError naming op, device, dtype."""
+    for b in bufs:
+        if b.dtype != np.float32:
+            raise TypeError(f"{op_name}: device {gpu.name} runs float32 kernels only, got dtype {b.dtype}")
+
+
+def gpu_sum_to_shape(gpu, grad, shape):
+    """Device version of `sum_to_shape`: sum a contiguous float32 gradient over the
+    axes along which `shape` was broadcast to grad.shape. Like the numpy version it
+    returns grad itself (as a reshaped view when only size-1 dims differ) when there
+    is nothing to sum; copy it if you need a buffer of your own."""
+    shape = tuple(int(n) for n in shape)
+    check_float32("sum_to_shape", gpu, grad)
+    if broadcast_shapes("sum_to_shape", shape, grad.shape) != tuple(grad.shape):
+        raise ValueError(f"sum_to_shape: shape {shape} does not broadcast to the gradient's {tuple(grad.shape)}")
+    if tuple(grad.shape) == shape:
+        return grad
+    n_out = int(np.prod(shape, dtype=np.int64))
+    if n_out == grad.size:
+        return grad.reshape(shape)
+    out = gpu.empty(shape, grad.dtype)
+    if n_out == 0:
+        return out
+    # grad's dims, minus size-1 ones, split into kept (in `shape`) and reduced ones;
+    # neighbours of the same kind merge (grad is contiguous, so they always can)
+    small = (1,) * (grad.ndim - len(shape)) + shape
+    kept, reduced, last = [], [], None
+    for size, s, stride in zip(grad.shape, small, contiguous_strides(grad.shape)):
+        if size == 1:
+            continue
+        kind = kept if s == size else reduced
+        if kind is last:
+            kind[-1] = (kind[-1][0] * size, stride)
+        else:
+            kind.append((size, stride))
+        last = kind
+    n_reduced = int(np.prod([d[0] for d in reduced], dtype=np.int64))
+    if grad.size > MAX_ELEMENTS:
+        raise ValueError(f"sum_to_shape on {gpu.name}: {grad.size} elements exceed the int-indexed "
+                         f"kernels' limit of {MAX_ELEMENTS}")
+    grid, block = launch_config(gpu, n_out)
+    gpu.launch(SOURCE, "sum_to_shape", grid, block, grad, out, np.int32(n_out), np.int32(n_reduced),
+               *dims_args("sum_to_shape", kept or [(1, 0)]), *dims_args("sum_to_shape", reduced))
+    return out
 
 
 class BinaryOp(Op):
@@ -43,6 +153,45 @@ class BinaryOp(Op):
                      sum_to_shape(np.broadcast_to(g, grad.shape), s).astype(grad.dtype)
                      for g, need, s in zip((ga, gb), ctx.needs_input_grad, shapes))
 
+    # CUDA: <name>_forward(A, B, out, int n, geometry) with broadcasting, or
+    #       <name>_forward_sa / _sb(A, B, out, int n) when A / B has one element;
+    #       <name>_backward_a / _b(grad, A, B, d, int n, geometry) at the output shape.
+    def gpu_forward(self, gpu, ctx, a, b):
+        check_float32(self.name, gpu, a, b)
+        out = gpu.empty(broadcast_shapes(self.name, a.shape, b.shape), self.out_dtype(a.dtype))
+        n = out.size
+        if n == 0:
+            return out
+        grid, block = launch_config(gpu, n)
+        if b.size == 1:      # then a has the output's layout (a scalar cannot enlarge it)
+            gpu.launch(SOURCE, f"{self.name}_forward_sb", grid, block, a, b, out, np.int32(n))
+        elif a.size == 1:
+            gpu.launch(SOURCE, f"{self.name}_forward_sa", grid, block, a, b, out, np.int32(n))
+        else:
+            gpu.launch(SOURCE, f"{self.name}_forward", grid, block, a, b, out, np.int32(n),
+                       *broadcast_geometry(self.name, out.shape, a.shape, b.shape))
+        return out
+
+    def gpu_backward(self, gpu, ctx, grad):
+        grads = []
+        for which, need, meta in zip("ab", ctx.needs_input_grad, ctx.input_metas):
+            if not need:
+                grads.append(None)
+                continue
+            g = gpu_sum_to_shape(gpu, self.gpu_local_grad(gpu, ctx, grad, which), meta.shape)
+            grads.append(gpu.copy(g) if g.alloc is grad.alloc else g)   # never alias grad
+        return tuple(grads)
+
+    def gpu_local_grad(self, gpu, ctx, grad, which):
+        """d out/d <which> * grad at the output shape, by kernel <name>_backward_<which>."""
+        a, b = ctx.inputs
+        d = gpu.empty(grad.shape, grad.dtype)
+        if d.size:
+            grid, block = launch_config(gpu, d.size)
+            gpu.launch(SOURCE, f"{self.name}_backward_{which}", grid, block, grad, a, b, d,
+                       np.int32(d.size), *broadcast_geometry(self.name, grad.shape, a.shape, b.shape))
+        return d
+
 
 class ArithmeticOp(BinaryOp):
     float_only = False         # ints add and multiply too (labels, indices); no gradient
@@ -54,6 +203,7 @@ class Add(ArithmeticOp):
     saves = ()
     def forward(self, ctx, a, b): return a + b
     def local_grads(self, g, a, b, out, needs): return g, g
+    def gpu_local_grad(self, gpu, ctx, grad, which): return grad
 
 
 @register
@@ -62,6 +212,15 @@ class Sub(ArithmeticOp):
     saves = ()
     def forward(self, ctx, a, b): return a - b
     def local_grads(self, g, a, b, out, needs): return g, -g
+
+    def gpu_local_grad(self, gpu, ctx, grad, which):
+        if which == "a":
+            return grad
+        d = gpu.empty(grad.shape, grad.dtype)
+        if d.size:
+            grid, block = launch_config(gpu, d.size)
+            gpu.launch(SOURCE, "sub_backward_b", grid, block, grad, d, np.int32(d.size))
+        return d
 
 
 @register

@@ -9,6 +9,22 @@ import numpy as np
 from tinygrad_cu.op import Domain, Meta, Op, register
 
 SOURCE = "unary.cu"
+MAX_ELEMENTS = 2**31 - 2**26   # kernels index with int; headroom for the grid-stride step
+
+
+def launch_config(gpu, n):
+    """Grid and block of every kernel in unary.cu: one thread per element, grid-stride."""
+    if n > MAX_ELEMENTS:
+        raise ValueError(f"unary ops on {gpu.name}: {n} elements exceed the int-indexed "
+                         f"kernels' limit of {MAX_ELEMENTS}")
+    return gpu.grid_1d(n, block=256)
+
+
+def check_float32(op_name, gpu, *bufs):
+    """GPU kernels are float32 only: any other dtype is a TypeError naming op, device, dtype."""
+    for b in bufs:
+        if b.dtype != np.float32:
+            raise TypeError(f"{op_name}: device {gpu.name} runs float32 kernels only, got dtype {b.dtype}")
 
 
 class UnaryOp(Op):
@@ -30,21 +46,27 @@ class UnaryOp(Op):
         return (grad * self.derivative(x, ctx.output, **attrs),)
 
     # CUDA: <name>_forward(const float* x, float* y, int n) and
-    #       <name>_backward(const float* grad, const float* saved, float* dx, int n)
+    #       <name>_backward(const float* grad, const float* saved, float* dx, int n),
+    #       each followed by scalar_args() (clip: float lo, float hi).
     def gpu_forward(self, gpu, ctx, x, **attrs):
+        check_float32(self.name, gpu, x)
         y = gpu.empty(x.shape, x.dtype)
-        grid, block = gpu.grid_1d(x.size)
-        gpu.launch(SOURCE, self.kernels[0], grid, block, x, y, np.int32(x.size),
-                   *self.scalar_args(**attrs))
+        if y.size:
+            grid, block = launch_config(gpu, y.size)
+            gpu.launch(SOURCE, self.kernels[0], grid, block, x, y, np.int32(y.size),
+                       *self.scalar_args(**attrs))
         return y
 
     def gpu_backward(self, gpu, ctx, grad, **attrs):
+        if not ctx.needs_input_grad[0]:
+            return (None,)
         # ops whose derivative needs nothing (neg, sign) get grad as a stand-in argument
         saved = ctx.output if "output" in self.saves else (ctx.inputs[0] if ctx.inputs else grad)
         dx = gpu.empty(grad.shape, grad.dtype)
-        grid, block = gpu.grid_1d(grad.size)
-        gpu.launch(SOURCE, self.kernels[1], grid, block, grad, saved, dx, np.int32(grad.size),
-                   *self.scalar_args(**attrs))
+        if dx.size:
+            grid, block = launch_config(gpu, dx.size)
+            gpu.launch(SOURCE, self.kernels[1], grid, block, grad, saved, dx, np.int32(dx.size),
+                       *self.scalar_args(**attrs))
         return (dx,)
 
     def scalar_args(self, **attrs):

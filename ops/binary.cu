@@ -1,0 +1,190 @@
+// Elementwise functions of two tensors with numpy broadcasting, and sum_to_shape.
+//
+// Who computes what: one thread per OUTPUT element, in a grid-stride loop (the host
+// caps the grid, so thread t handles elements t, t + T, t + 2T, ... with T the number
+// of threads in the grid). sum_to_shape is the exception: one thread per element of
+// the SMALL shape, looping over that element's broadcast positions.
+// Shared memory and barriers: none; threads never exchange data.
+// Arithmetic intensity: about one flop per 12 bytes moved (load a, load b, store
+// out): memory bound. The only other work is the integer index arithmetic below.
+//
+// Broadcasting by index arithmetic (no broadcast copy is ever made): the output index
+// i, row-major over the output shape, is split into coordinates, and a's element is
+// at sum_d coord_d * a_stride_d, where a_stride_d = 0 along every dim in which a has
+// size 1 (a dim a lacks counts as size 1); the same for b.
+// The host (ops/binary.py) simplifies the geometry first: it drops size-1 output dims
+// and merges neighbouring dims that every operand walks as one, e.g.
+//     (4, 5, 6) * (6,)   ->  shape (20, 6), a strides (6, 1), b strides (0, 1)
+//     (3, 5)    * (3, 5) ->  shape (15,),   a strides (1,),   b strides (1,)
+// so the common cases cost at most one integer division per element, and none when
+// the operands have the same shape.
+// The geometry is passed as SCALAR int kernel arguments, MAX_DIMS per list (shape, a
+// strides, b strides): slot 0 holds the outermost merged dim, unused slots hold size 1
+// (and are skipped). Scalars travel in the launch's parameter space (constant memory
+// on a GPU): no allocation and no host-to-device copy per launch, which a small
+// geometry array in device memory would cost. Inside the kernel they are gathered
+// into a struct whose arrays are only indexed by unrolled constant indices, so it
+// lives in registers (ptxas: 0 bytes stack frame).
+//
+// Scalar operands: `x * 2.0` arrives as mul(x, 0-d tensor). The *_forward_sa and
+// *_forward_sb kernels take the one-element operand (a, resp. b) by POINTER and each
+// thread loads it once, before its loop, into a register; the other operand then has
+// exactly the output's layout, so no index arithmetic is needed at all. Reading the
+// value on the host instead would need a device-to-host copy, which on a GPU waits
+// for all queued work to finish: a synchronisation per op, far dearer than one cached
+// load per thread.
+//
+// Backward: <op>_backward_a / <op>_backward_b write d out/d a * grad (resp. b) at the
+// OUTPUT shape (grad is contiguous in that shape, so it is read at index i). Where
+// the input was broadcast, the host then reduces that full-shaped gradient with
+// sum_to_shape, in a fixed order per thread: deterministic, no atomics.
+
+#define MAX_DIMS 6   // must match MAX_DIMS in ops/binary.py
+
+#define GRID_STRIDE_LOOP(i, n) \
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += blockDim.x * gridDim.x)
+
+// MAX_DIMS scalar parameters p0..p5, and the braced list {p0, ..., p5} that gathers them.
+#define DIMS_PARAMS(p) int p##0, int p##1, int p##2, int p##3, int p##4, int p##5
+#define DIMS_LIST(p) {p##0, p##1, p##2, p##3, p##4, p##5}
+
+// One merged shape and, per operand, its strides in elements along each dim.
+struct Broadcast {
+    int shape[MAX_DIMS];
+    int a_stride[MAX_DIMS];
+    int b_stride[MAX_DIMS];
+};
+
+// Offsets of output element i in a and b: coordinates are peeled off innermost dim
+// first; slot 0, the outermost dim, takes what is left (no division needed there).
+__device__ __forceinline__ void broadcast_offsets(const Broadcast& geo, int i, int& ia, int& ib) {
+    ia = 0;
+    ib = 0;
+#pragma unroll
+    for (int d = MAX_DIMS - 1; d > 0; --d) {
+        if (geo.shape[d] != 1) {          // unused slot: size 1, skipped
+            const int coord = i % geo.shape[d];
+            i /= geo.shape[d];
+            ia += coord * geo.a_stride[d];
+            ib += coord * geo.b_stride[d];
+        }
+    }
+    ia += i * geo.a_stride[0];
+    ib += i * geo.b_stride[0];
+}
+
+// The same for one operand: the offset of element i of `shape` given `stride`.
+__device__ __forceinline__ int strided_offset(const int (&shape)[MAX_DIMS],
+                                              const int (&stride)[MAX_DIMS], int i) {
+    int offset = 0;
+#pragma unroll
+    for (int d = MAX_DIMS - 1; d > 0; --d) {
+        if (shape[d] != 1) {
+            offset += (i % shape[d]) * stride[d];
+            i /= shape[d];
+        }
+    }
+    return offset + i * stride[0];
+}
+
+// ---------------------------------------------------------------- sum_to_shape
+// out[o] = sum of grad over every position that element o of the small shape was
+// broadcast to. The host splits grad's (merged) dims into KEPT dims (present in the
+// small shape; o runs over them row-major) and REDUCED dims (size 1 in the small
+// shape; n_reduced positions in all), both with grad's strides. One thread per o.
+__global__ void sum_to_shape(const float* __restrict__ grad, float* __restrict__ out,
+                             int n_out, int n_reduced,
+                             DIMS_PARAMS(kept_shape), DIMS_PARAMS(kept_stride),
+                             DIMS_PARAMS(reduced_shape), DIMS_PARAMS(reduced_stride)) {
+    const int kept_s[MAX_DIMS] = DIMS_LIST(kept_shape), kept_t[MAX_DIMS] = DIMS_LIST(kept_stride);
+    const int red_s[MAX_DIMS] = DIMS_LIST(reduced_shape), red_t[MAX_DIMS] = DIMS_LIST(reduced_stride);
+    GRID_STRIDE_LOOP(o, n_out) {
+        const float* base = grad + strided_offset(kept_s, kept_t, o);
+        float sum = 0.f;
+        for (int j = 0; j < n_reduced; ++j)
+            sum += base[strided_offset(red_s, red_t, j)];
+        out[o] = sum;
+    }
+}
+
+// ---------------------------------------------------------------- forward kernels
+// BINARY_FORWARD(name, output type, expression of a and b) defines
+//   name_forward   (const float* A, const float* B, out_t* out, int n, <geometry>)
+//   name_forward_sa(const float* A, const float* B, out_t* out, int n)  A has one element
+//   name_forward_sb(const float* A, const float* B, out_t* out, int n)  B has one element
+#define BINARY_FORWARD(name, out_t, expr)                                                   \
+    __global__ void name##_forward(const float* __restrict__ A, const float* __restrict__ B, \
+                                   out_t* __restrict__ out, int n, DIMS_PARAMS(shape),       \
+                                   DIMS_PARAMS(a_stride), DIMS_PARAMS(b_stride)) {           \
+        const Broadcast geo = {DIMS_LIST(shape), DIMS_LIST(a_stride), DIMS_LIST(b_stride)};  \
+        GRID_STRIDE_LOOP(i, n) {                                                             \
+            int ia, ib;                                                                      \
+            broadcast_offsets(geo, i, ia, ib);                                               \
+            const float a = A[ia], b = B[ib];                                                \
+            out[i] = (expr);                                                                 \
+        }                                                                                    \
+    }                                                                                        \
+    __global__ void name##_forward_sa(const float* __restrict__ A, const float* __restrict__ B, \
+                                      out_t* __restrict__ out, int n) {                      \
+        const float a = *A;                      /* one load per thread, then a register */  \
+        GRID_STRIDE_LOOP(i, n) {                                                             \
+            const float b = B[i];                                                            \
+            out[i] = (expr);                                                                 \
+        }                                                                                    \
+    }                                                                                        \
+    __global__ void name##_forward_sb(const float* __restrict__ A, const float* __restrict__ B, \
+                                      out_t* __restrict__ out, int n) {                      \
+        const float b = *B;                                                                  \
+        GRID_STRIDE_LOOP(i, n) {                                                             \
+            const float a = A[i];                                                            \
+            out[i] = (expr);                                                                 \
+        }                                                                                    \
+    }
+
+BINARY_FORWARD(add, float, a + b)
+BINARY_FORWARD(sub, float, a - b)
+BINARY_FORWARD(mul, float, a * b)
+BINARY_FORWARD(div, float, a / b)
+BINARY_FORWARD(pow, float, powf(a, b))
+// comparisons write bool (1 byte, as numpy's bool_); they have no backward
+BINARY_FORWARD(eq, bool, a == b)
+BINARY_FORWARD(ne, bool, a != b)
+BINARY_FORWARD(lt, bool, a < b)
+BINARY_FORWARD(le, bool, a <= b)
+BINARY_FORWARD(gt, bool, a > b)
+BINARY_FORWARD(ge, bool, a >= b)
+
+// ---------------------------------------------------------------- backward kernels
+// BINARY_BACKWARD(name, input, expression of g = grad[i], a and b) defines
+//   name_backward_<input>(const float* grad, const float* A, const float* B, float* d,
+//                         int n, <geometry>)
+// writing one input's gradient at the OUTPUT shape (summed down by sum_to_shape).
+// A one-element operand is just a broadcast with all strides 0 (one merged dim: no
+// division), so the backward needs no scalar variants.
+#define BINARY_BACKWARD(name, input, expr)                                                  \
+    __global__ void name##_backward_##input(                                                 \
+        const float* __restrict__ grad, const float* __restrict__ A,                         \
+        const float* __restrict__ B, float* __restrict__ d, int n, DIMS_PARAMS(shape),       \
+        DIMS_PARAMS(a_stride), DIMS_PARAMS(b_stride)) {                                      \
+        const Broadcast geo = {DIMS_LIST(shape), DIMS_LIST(a_stride), DIMS_LIST(b_stride)};  \
+        GRID_STRIDE_LOOP(i, n) {                                                             \
+            int ia, ib;                                                                      \
+            broadcast_offsets(geo, i, ia, ib);                                               \
+            [[maybe_unused]] const float a = A[ia];  /* each expression uses a, b or both */ \
+            [[maybe_unused]] const float b = B[ib];                                          \
+            const float g = grad[i];                                                         \
+            d[i] = (expr);                                                                   \
+        }                                                                                    \
+    }
+
+// add: both gradients are grad itself (no kernel); sub: a's is grad, b's is -grad.
+__global__ void sub_backward_b(const float* __restrict__ grad, float* __restrict__ d, int n) {
+    GRID_STRIDE_LOOP(i, n) d[i] = -grad[i];
+}
+BINARY_BACKWARD(mul, a, g * b)
+BINARY_BACKWARD(mul, b, g * a)
+BINARY_BACKWARD(div, a, g / b)
+BINARY_BACKWARD(div, b, -g * a / (b * b))
+BINARY_BACKWARD(pow, a, g * b * powf(a, b - 1.f))
+// d(a^b)/db = a^b log a, taken as 0 where a == 0 (the limit for b > 0), as the reference
+BINARY_BACKWARD(pow, b, g * powf(a, b) * logf(a == 0.f ? 1.f : a))
