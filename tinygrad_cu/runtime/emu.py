@@ -1,0 +1,238 @@
+"""The emulator's driver: PyCUDA's API, running CUDA C kernels on the CPU.
+
+    mod = SourceModule(cuda_source)                  # g++, cached on disk
+    f = mod.get_function("vadd")
+    f(a, b, c, np.int32(n), block=(256, 1, 1), grid=((n + 255) // 256, 1))
+
+The names are PyCUDA's (`pycuda.compiler.SourceModule`, `pycuda.driver.mem_alloc`,
+`memcpy_htod`, `In`/`Out`/`InOut`, ...), so code written for the `cuda` device runs
+here with only the module swapped. Additions: `check=` on SourceModule (or
+TINYGRAD_CU_EMU_CHECK in the environment):
+    "race"    each launch runs under three thread orders with poisoned shared memory;
+              differing results raise RaceError naming the kernel (emu_race.py)
+    "bounds"  compiled with AddressSanitizer and bounds checks; an out-of-bounds access
+              is reported with the kernel and source line. The Python process must be
+              started with LD_PRELOAD=$(g++ -print-file-name=libasan.so) and
+              ASAN_OPTIONS=detect_leaks=0 (see docs/emulator.md).
+How a module is built: emu_source.py (analysis, rewrites) and emu_build.py (g++, cache);
+how a launch is checked and packed: emu_launch.py; the C++ side: include/cuda_emu.h.
+"""
+import ctypes
+import itertools
+import os
+import threading
+
+import numpy as np
+
+from . import emu_build, emu_race, emu_source
+from .emu_build import CompileError
+from .emu_launch import (LaunchConfigError, LaunchError, Parameter, RaceError, SlotBuffer, check_shared,
+                         launch_dims)
+from .emu_memory import (Context, DeviceAllocation, DevicePointer, In, InOut, LogicError, Out, mem_alloc,
+                         memcpy_dtod, memcpy_dtoh, memcpy_htod, memset_d8, memset_d32)
+
+__all__ = ["SourceModule", "Function", "mem_alloc", "memcpy_htod", "memcpy_dtoh", "memcpy_dtod",
+           "memset_d8", "memset_d32", "In", "Out", "InOut", "Context", "DeviceAllocation",
+           "CompileError", "LogicError", "LaunchError", "LaunchConfigError", "RaceError"]
+
+CHECK_MODES = (None, "race", "bounds")
+ERROR_DEVICE_ASSERT = 2
+
+# One launch at a time: a library's error state and the OpenMP pool are process-wide.
+_launch_lock = threading.Lock()
+_libraries = {}      # path -> ctypes.CDLL (dlopen returns the same handle anyway)
+_seeds = itertools.count(1)
+
+
+def _reset_lock_in_child():
+    global _launch_lock
+    _launch_lock = threading.Lock()  # another thread may have held it at fork()
+
+
+os.register_at_fork(after_in_child=_reset_lock_in_child)
+
+
+def _split_options(options):
+    """nvcc options that mean something to g++: -D and -I; the rest is GPU-only."""
+    defines, includes, options = [], [], list(options or [])
+    for i, opt in enumerate(options):
+        for prefix, out in (("-D", defines), ("-I", includes)):
+            if opt == prefix and i + 1 < len(options):
+                out.append(options[i + 1])
+            elif opt.startswith(prefix) and len(opt) > 2:
+                out.append(opt[2:])
+    return defines, includes
+
+
+def _asan_preloaded():
+    return "libasan" in os.environ.get("LD_PRELOAD", "")
+
+
+def _open_library(path):
+    lib = _libraries.get(path)
+    if lib is None:
+        lib = ctypes.CDLL(path)
+        lib.emu_error_text.restype = ctypes.c_char_p
+        lib.emu_set_max_workers.argtypes = [ctypes.c_int]
+        _libraries[path] = lib
+    return lib
+
+
+def _set_max_workers(n):
+    """Benchmarks only: how many OS threads run blocks (0: all cores)."""
+    for lib in _libraries.values():
+        lib.emu_set_max_workers(n)
+
+
+class SourceModule:
+    """PyCUDA's SourceModule: compile CUDA C source, then get_function / get_global.
+
+    Positional parameters follow PyCUDA; nvcc, keep, arch and code are accepted and
+    ignored. Of `options`, -D and -I are passed to g++. cache_dir=False disables the
+    cache (it defaults to $TINYGRAD_CU_CACHE, else ~/.cache/tinygrad_cu/emu)."""
+
+    def __init__(self, source, nvcc="nvcc", options=None, keep=False, no_extern_c=False, arch=None,
+                 code=None, cache_dir=None, include_dirs=(), check=None):
+        check = check if check is not None else (os.environ.get("TINYGRAD_CU_EMU_CHECK") or None)
+        if check not in CHECK_MODES:
+            raise ValueError(f"check={check!r}: use None, 'race' or 'bounds'")
+        if check == "bounds" and not _asan_preloaded():
+            raise RuntimeError("check='bounds' loads AddressSanitizer code, which must be loaded first: run "
+                               "Python as LD_PRELOAD=$(g++ -print-file-name=libasan.so) "
+                               "ASAN_OPTIONS=detect_leaks=0 python ...")
+        self.check = check
+        defines, includes = _split_options(options)
+        include_dirs = list(include_dirs or ()) + includes
+        cxx = emu_build.compiler()
+        flags = emu_build.flags_for(check, [f"-D{d}" for d in defines] + [f"-I{d}" for d in include_dirs])
+        directory = cache_dir or emu_build.cache_dir()
+        if cache_dir is False:
+            import tempfile
+            directory = tempfile.mkdtemp(prefix="tinygrad_cu_emu_")
+        key = emu_build.cache_key(source, flags, no_extern_c, include_dirs, cxx)
+        found = emu_build.load_cached(directory, key) if cache_dir is not False else None
+        self.cached = found is not None
+        if found is None:
+            found = self._build(source, directory, key, flags, cxx, defines, include_dirs, no_extern_c)
+        path, self._meta = found
+        self._lib = _open_library(path)
+        self._functions = {}
+
+    def _build(self, source, directory, key, flags, cxx, defines, include_dirs, no_extern_c):
+        preprocessed = emu_source.preprocess(source, cxx, defines, include_dirs, emu_build.INCLUDE_DIR)
+        analysis = emu_source.analyse(preprocessed)
+        shown = os.path.join(directory, key + ".cu")
+        unit = emu_source.translation_unit(source, analysis, no_extern_c, shown)
+        meta = {"kernels": {k.name: {"params": k.params, "needs_fibers": k.needs_fibers}
+                            for k in analysis.kernels.values()},
+                "templates": analysis.templates, "constants": analysis.constants}
+        return emu_build.compile_module(directory, key, source, unit, flags, cxx, meta)
+
+    @property
+    def kernel_names(self):
+        return list(self._meta["kernels"])
+
+    def needs_fibers(self, name):
+        """Whether the kernel runs its threads as fibers (it waits at barriers)."""
+        return self._meta["kernels"][name]["needs_fibers"]
+
+    def get_function(self, name):
+        if name not in self._functions:
+            if name not in self._meta["kernels"]:
+                why = ("is a template (only kernels with one address can be launched)"
+                       if name in self._meta["templates"] else "is not a __global__ function of this module")
+                raise LogicError(f"cuModuleGetFunction failed: named symbol not found: {name!r} {why}; "
+                                 f"kernels: {', '.join(sorted(self._meta['kernels'])) or 'none'}")
+            self._functions[name] = Function(self, name)
+        return self._functions[name]
+
+    def get_global(self, name):
+        """(address, size in bytes) of a __constant__ variable, as in PyCUDA."""
+        if name not in self._meta["constants"]:
+            raise LogicError(f"cuModuleGetGlobal failed: named symbol not found: no __constant__ {name!r}")
+        accessor = getattr(self._lib, "emu_global_" + name)
+        accessor.restype = ctypes.c_void_p
+        nbytes = ctypes.c_size_t()
+        return DevicePointer(accessor(ctypes.byref(nbytes))), nbytes.value
+
+
+class Function:
+    """A kernel of a SourceModule: call it, or prepare() then prepared_call()."""
+    max_threads_per_block = 1024
+
+    def __init__(self, module, name):
+        self.module, self.name = module, name
+        lib = module._lib
+        self._entry = getattr(lib, "emu_launch_" + name)
+        self._entry.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int]
+        self._entry.restype = ctypes.c_int
+        describe = getattr(lib, "emu_signature_" + name)
+        codes = (ctypes.c_int * (4 * 256))()
+        count = describe(codes, 256)
+        texts = module._meta["kernels"][name]["params"]
+        texts = texts + ["?"] * (count - len(texts))
+        self.params = [Parameter(i, tuple(codes[4 * i:4 * i + 4]), texts[i], name) for i in range(count)]
+        self._slots = SlotBuffer(self.params)
+        self._dims = {}          # (block, grid) -> (ctypes array, address): checked once
+        self._prepared = None
+
+    # ------------------------------------------------------------ PyCUDA API
+    def __call__(self, *args, block=(1, 1, 1), grid=(1, 1), shared=0, stream=None, time_kernel=False,
+                 texrefs=()):
+        if len(args) != len(self.params):
+            raise TypeError(f"kernel {self.name!r} takes {len(self.params)} arguments "
+                            f"({', '.join(p.text for p in self.params)}), got {len(args)}")
+        values = [p.value(a) for p, a in zip(self.params, args)]
+        self._launch(block, grid, shared, values, args)
+
+    def prepare(self, arg_types, block=None, shared=None, texrefs=()):
+        chars = list(arg_types) if isinstance(arg_types, str) else [
+            t if isinstance(t, str) else np.dtype(t).char for t in arg_types]
+        if len(chars) != len(self.params):
+            raise TypeError(f"kernel {self.name!r}: prepare({arg_types!r}) names {len(chars)} types, "
+                            f"the kernel takes {len(self.params)}")
+        for p, c in zip(self.params, chars):
+            if not p.matches_prepared(c):
+                raise TypeError(f"{p.where()}: prepared type {c!r} does not match the C parameter")
+        self._prepared = chars
+        return self
+
+    def prepared_call(self, grid, block, *args, shared_size=0):
+        if self._prepared is None:
+            raise LogicError(f"kernel {self.name!r}: prepared_call before prepare")
+        if len(args) != len(self.params):
+            raise TypeError(f"kernel {self.name!r} takes {len(self.params)} arguments, got {len(args)}")
+        values = [p.prepared_value(a) for p, a in zip(self.params, args)]
+        self._launch(block, grid, shared_size, values, args)
+
+    def prepared_timed_call(self, grid, block, *args, shared_size=0):
+        import time
+        start = time.perf_counter()
+        self.prepared_call(grid, block, *args, shared_size=shared_size)
+        elapsed = time.perf_counter() - start
+        return lambda: elapsed
+
+    # --------------------------------------------------------------- launch
+    def _launch(self, block, grid, shared, values, args):
+        key = (tuple(block), tuple(grid))
+        dims = self._dims.get(key)
+        if dims is None:
+            array = (ctypes.c_uint * 6)(*launch_dims(self.name, block, grid))
+            if len(self._dims) > 256:
+                self._dims.clear()
+            dims = self._dims[key] = (array, ctypes.addressof(array))
+        shared = check_shared(self.name, shared) if shared else 0
+        with _launch_lock:
+            slots = self._slots.fill(values)
+            if self.module.check == "race":
+                addresses = [v if p.kind == 0 else 0 for p, v in zip(self.params, values)]
+                buffers = emu_race.buffers_of(self.params, args, addresses)
+                emu_race.run_checked(self.name, lambda flags: self._run(dims[1], shared, slots, flags),
+                                     buffers, next(_seeds))
+            else:
+                self._run(dims[1], shared, slots, 0)
+
+    def _run(self, dims, shared, slots, flags):
+        if self._entry(dims, shared, slots, flags):
+            text = self.module._lib.emu_error_text().decode(errors="replace")
+            raise LaunchError(f"kernel {self.name!r}: {text}")

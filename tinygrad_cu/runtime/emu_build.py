@@ -1,0 +1,143 @@
+"""Compiling a module for the emulator, and the on-disk cache of compiled modules.
+
+A module is compiled once: the shared library and what the analysis found are stored
+under a key that hashes everything the result depends on (the source and the files it
+includes with "...", the emulator's headers, the flags, the compiler binary and the
+machine). Files appear under their final name only by an atomic rename, so parallel
+test processes building the same module cannot see, or leave, a half-written file.
+"""
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+
+INCLUDE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
+HEADER = os.path.join(INCLUDE_DIR, "cuda_emu.h")
+FORMAT_VERSION = "1"  # bump when the generated code or the metadata changes meaning
+
+BASE_FLAGS = ["-std=c++17", "-fPIC", "-shared", "-fopenmp", "-fvisibility=hidden",
+              # CUDA code type-puns shared memory ((int*)&floats[n]); CUDA math never sets errno
+              "-fno-strict-aliasing", "-fno-math-errno"]
+OPTIMISE = ["-O2"]
+DEBUG = ["-O0", "-g"]                            # TINYGRAD_CU_EMU_DEBUG=1: for gdb
+BOUNDS = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,bounds",
+          "-fno-sanitize-recover=bounds"]
+
+
+class CompileError(RuntimeError):
+    """g++ rejected the source (PyCUDA raises pycuda.driver.CompileError)."""
+
+
+def cache_dir():
+    if os.environ.get("TINYGRAD_CU_CACHE"):
+        return os.environ["TINYGRAD_CU_CACHE"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "tinygrad_cu", "emu")
+
+
+def compiler():
+    return os.environ.get("TINYGRAD_CU_EMU_CXX", "g++")
+
+
+_identities = {}
+
+
+def compiler_identity(cxx):
+    """Which compiler this is, without running it (a cached load must stay fast):
+    its resolved path, size and modification time change when it is upgraded."""
+    if cxx not in _identities:
+        path = shutil.which(cxx)
+        if path is None:
+            raise CompileError(f"the emulator needs a C++ compiler: {cxx!r} is not on PATH "
+                               "(set TINYGRAD_CU_EMU_CXX)")
+        real = os.path.realpath(path)
+        st = os.stat(real)
+        _identities[cxx] = f"{real}:{st.st_size}:{st.st_mtime_ns}"
+    return _identities[cxx]
+
+
+_header_digest = None
+
+
+def header_digest():
+    global _header_digest
+    if _header_digest is None:
+        h = hashlib.sha256()
+        for name in sorted(os.listdir(INCLUDE_DIR)):
+            with open(os.path.join(INCLUDE_DIR, name), "rb") as f:
+                h.update(name.encode() + b"\0" + f.read())
+        _header_digest = h.hexdigest()
+    return _header_digest
+
+
+def included_files_digest(source, include_dirs):
+    """Contents of the files the source includes with quotes (one level deep)."""
+    h = hashlib.sha256()
+    for name in sorted(set(_quoted_includes(source))):
+        for d in list(include_dirs) + [os.getcwd()]:
+            path = os.path.join(d, name)
+            if os.path.isfile(path):
+                with open(path, "rb") as f:
+                    h.update(name.encode() + b"\0" + f.read())
+                break
+    return h.hexdigest()
+
+
+def _quoted_includes(source):
+    for line in source.splitlines():
+        s = line.strip()
+        if s.startswith("#") and "include" in s and '"' in s:
+            yield s.split('"')[1]
+
+
+def flags_for(check, user_flags):
+    mode = BOUNDS if check == "bounds" else DEBUG if os.environ.get("TINYGRAD_CU_EMU_DEBUG") == "1" else OPTIMISE
+    return BASE_FLAGS + mode + ["-include", HEADER, "-I", INCLUDE_DIR] + list(user_flags)
+
+
+def cache_key(source, flags, no_extern_c, include_dirs, cxx):
+    parts = [FORMAT_VERSION, source, "\0".join(flags), str(no_extern_c), header_digest(),
+             included_files_digest(source, include_dirs), compiler_identity(cxx), platform.machine()]
+    return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()[:32]
+
+
+def _write_atomically(path, data):
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    with os.fdopen(fd, "w") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def load_cached(directory, key):
+    """The (library path, metadata) of a cached build, or None."""
+    meta, lib = os.path.join(directory, key + ".json"), os.path.join(directory, key + ".so")
+    try:
+        with open(meta) as f:  # written last, so its presence means the library is complete
+            info = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return (lib, info) if os.path.exists(lib) else None
+
+
+def compile_module(directory, key, source, unit, flags, cxx, meta):
+    """Compile `unit` (the generated C++ file) into <key>.so, keep the original source
+    as <key>.cu (its lines are what debuggers and error reports show) and store `meta`."""
+    os.makedirs(directory, exist_ok=True)
+    _write_atomically(os.path.join(directory, key + ".cu"), source)
+    cpp = os.path.join(directory, key + ".emu.cpp")
+    _write_atomically(cpp, unit)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".so")
+    os.close(fd)
+    started = time.perf_counter()
+    result = subprocess.run([cxx] + flags + ["-x", "c++", cpp, "-o", tmp], capture_output=True, text=True)
+    if result.returncode:
+        os.unlink(tmp)
+        raise CompileError(f"g++ failed to compile the kernel source (as {cpp}):\n{result.stderr[-6000:]}")
+    os.replace(tmp, os.path.join(directory, key + ".so"))
+    meta = dict(meta, compile_seconds=round(time.perf_counter() - started, 3))
+    _write_atomically(os.path.join(directory, key + ".json"), json.dumps(meta))
+    return os.path.join(directory, key + ".so"), meta

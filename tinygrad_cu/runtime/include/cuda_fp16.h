@@ -1,0 +1,3 @@
+/* Stub for the emulator: CUDA's declarations are all in cuda_emu.h, which
+   g++ force-includes, so a kernel's own #include <cuda_fp16.h> finds nothing more. */
+#pragma once
