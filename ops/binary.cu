@@ -112,34 +112,36 @@ __global__ void sum_to_shape(const float* __restrict__ grad, float* __restrict__
 //   name_forward   (const float* A, const float* B, out_t* out, int n, <geometry>)
 //   name_forward_sa(const float* A, const float* B, out_t* out, int n)  A has one element
 //   name_forward_sb(const float* A, const float* B, out_t* out, int n)  B has one element
-#define BINARY_FORWARD(name, out_t, expr)                                                   \
-    __global__ void name##_forward(const float* __restrict__ A, const float* __restrict__ B, \
+#define BINARY_FORWARD_T(name, in_t, out_t, expr)                                                   \
+    __global__ void name##_forward(const in_t* __restrict__ A, const in_t* __restrict__ B, \
                                    out_t* __restrict__ out, int n, DIMS_PARAMS(shape),       \
                                    DIMS_PARAMS(a_stride), DIMS_PARAMS(b_stride)) {           \
         const Broadcast geo = {DIMS_LIST(shape), DIMS_LIST(a_stride), DIMS_LIST(b_stride)};  \
         GRID_STRIDE_LOOP(i, n) {                                                             \
             int ia, ib;                                                                      \
             broadcast_offsets(geo, i, ia, ib);                                               \
-            const float a = A[ia], b = B[ib];                                                \
+            const in_t a = A[ia], b = B[ib];                                                \
             out[i] = (expr);                                                                 \
         }                                                                                    \
     }                                                                                        \
-    __global__ void name##_forward_sa(const float* __restrict__ A, const float* __restrict__ B, \
+    __global__ void name##_forward_sa(const in_t* __restrict__ A, const in_t* __restrict__ B, \
                                       out_t* __restrict__ out, int n) {                      \
-        const float a = *A;                      /* one load per thread, then a register */  \
+        const in_t a = *A;                      /* one load per thread, then a register */  \
         GRID_STRIDE_LOOP(i, n) {                                                             \
-            const float b = B[i];                                                            \
+            const in_t b = B[i];                                                            \
             out[i] = (expr);                                                                 \
         }                                                                                    \
     }                                                                                        \
-    __global__ void name##_forward_sb(const float* __restrict__ A, const float* __restrict__ B, \
+    __global__ void name##_forward_sb(const in_t* __restrict__ A, const in_t* __restrict__ B, \
                                       out_t* __restrict__ out, int n) {                      \
-        const float b = *B;                                                                  \
+        const in_t b = *B;                                                                  \
         GRID_STRIDE_LOOP(i, n) {                                                             \
-            const float a = A[i];                                                            \
+            const in_t a = A[i];                                                            \
             out[i] = (expr);                                                                 \
         }                                                                                    \
     }
+
+#define BINARY_FORWARD(name, out_t, expr) BINARY_FORWARD_T(name, float, out_t, expr)
 
 BINARY_FORWARD(add, float, a + b)
 BINARY_FORWARD(sub, float, a - b)
@@ -153,6 +155,13 @@ BINARY_FORWARD(lt, bool, a < b)
 BINARY_FORWARD(le, bool, a <= b)
 BINARY_FORWARD(gt, bool, a > b)
 BINARY_FORWARD(ge, bool, a >= b)
+// the same comparisons on int64 (labels against predicted classes: `argmax == y`)
+BINARY_FORWARD_T(eq_i64, long long, bool, a == b)
+BINARY_FORWARD_T(ne_i64, long long, bool, a != b)
+BINARY_FORWARD_T(lt_i64, long long, bool, a < b)
+BINARY_FORWARD_T(le_i64, long long, bool, a <= b)
+BINARY_FORWARD_T(gt_i64, long long, bool, a > b)
+BINARY_FORWARD_T(ge_i64, long long, bool, a >= b)
 
 // ---------------------------------------------------------------- backward kernels
 // BINARY_BACKWARD(name, input, expression of g = grad[i], a and b) defines

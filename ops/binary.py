@@ -157,20 +157,25 @@ class BinaryOp(Op):
     #       <name>_forward_sa / _sb(A, B, out, int n) when A / B has one element;
     #       <name>_backward_a / _b(grad, A, B, d, int n, geometry) at the output shape.
     def gpu_forward(self, gpu, ctx, a, b):
-        check_float32(self.name, gpu, a, b)
+        kernel = self.gpu_kernel_prefix(gpu, a, b)
         out = gpu.empty(broadcast_shapes(self.name, a.shape, b.shape), self.out_dtype(a.dtype))
         n = out.size
         if n == 0:
             return out
         grid, block = launch_config(gpu, n)
         if b.size == 1:      # then a has the output's layout (a scalar cannot enlarge it)
-            gpu.launch(SOURCE, f"{self.name}_forward_sb", grid, block, a, b, out, np.int32(n))
+            gpu.launch(SOURCE, f"{kernel}_forward_sb", grid, block, a, b, out, np.int32(n))
         elif a.size == 1:
-            gpu.launch(SOURCE, f"{self.name}_forward_sa", grid, block, a, b, out, np.int32(n))
+            gpu.launch(SOURCE, f"{kernel}_forward_sa", grid, block, a, b, out, np.int32(n))
         else:
-            gpu.launch(SOURCE, f"{self.name}_forward", grid, block, a, b, out, np.int32(n),
+            gpu.launch(SOURCE, f"{kernel}_forward", grid, block, a, b, out, np.int32(n),
                        *broadcast_geometry(self.name, out.shape, a.shape, b.shape))
         return out
+
+    def gpu_kernel_prefix(self, gpu, a, b):
+        """The kernels' name prefix for these dtypes (float32 only, except comparisons)."""
+        check_float32(self.name, gpu, a, b)
+        return self.name
 
     def gpu_backward(self, gpu, ctx, grad):
         grads = []
@@ -266,6 +271,11 @@ class CompareOp(BinaryOp):
     float_only = False
     domain = Domain(-2, 2)
     def out_dtype(self, dtype): return dtypes.bool_
+
+    def gpu_kernel_prefix(self, gpu, a, b):
+        if a.dtype == b.dtype == dtypes.int64:     # e.g. predicted classes == labels
+            return f"{self.name}_i64"
+        return super().gpu_kernel_prefix(gpu, a, b)
 
 
 @register

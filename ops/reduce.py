@@ -10,12 +10,81 @@ from tinygrad_cu import dtypes
 from tinygrad_cu.op import Meta, Op, normalize_axes, register
 
 SOURCE = "reduce.cu"
+MAX_THREADS = 256   # = REDUCE_MAX_THREADS in ops/reduce.cu and ops/softmax.cu (shared-memory arrays)
 
 
 def reduced_shape(shape, axes, keepdims):
     if keepdims:
         return tuple(1 if i in axes else n for i, n in enumerate(shape))
     return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+# --- launching the kernels (shared with ops/softmax.py) ------------------------------
+def launch_config(gpu, n_outputs, n_reduced):
+    """Grid and block of a one-block-per-output reduction over n_reduced elements each:
+    as many blocks as outputs (capped; the kernels loop over outputs), and threads the
+    smallest power of two >= n_reduced, from one warp (32) to MAX_THREADS: the tree in
+    shared memory needs a power of two, and idle threads still cost barrier time."""
+    threads = 32
+    while threads < min(n_reduced, MAX_THREADS):
+        threads *= 2
+    return (max(1, min(gpu.MAX_BLOCKS, n_outputs)), 1, 1), (threads, 1, 1)
+
+
+def check_gpu_dtype(op_name, gpu, buf, dtype=dtypes.float32):
+    if buf.dtype != dtype:
+        raise TypeError(f"{op_name}: device {gpu.name} runs {op_name} on {dtype} only, got dtype {buf.dtype}")
+
+
+def merged_groups(shape, axes):
+    """[size, reduced?] of each run of neighbouring dims of the same kind, size-1 dims
+    dropped: (3, 4, 5) over axes (1, 2) -> [[3, False], [20, True]]."""
+    groups = []
+    for d, n in enumerate(shape):
+        if n == 1:
+            continue
+        if groups and groups[-1][1] == (d in axes):
+            groups[-1][0] *= n
+        else:
+            groups.append([n, d in axes])
+    return groups
+
+
+def gpu_reduce(gpu, kernel, x, axes, out_shape, scale=None):
+    """Reduce x over `axes` with `kernel` (sum_forward / max_forward / min_forward): one
+    (outer, R, inner) pass per merged group of reduced dims, the last group first. sum_forward
+    multiplies by `scale` (1/N: cross_entropy's mean); when only size-1 dims are reduced
+    there is no pass and the result is a copy, so `scale` must then be 1."""
+    if int(np.prod(out_shape, dtype=np.int64)) == 0:
+        return gpu.empty(out_shape, x.dtype)
+    if x.size == 0:                       # a sum over a zero-sized axis
+        return gpu.zeros(out_shape, x.dtype)
+    groups = merged_groups(x.shape, axes)
+    sizes = [n for n, _ in groups]
+    cur = None
+    for k in reversed(range(len(groups))):
+        if not groups[k][1]:
+            continue
+        outer, R, inner = int(np.prod(sizes[:k])), sizes[k], int(np.prod(sizes[k + 1:]))
+        out = gpu.empty((outer * inner,), x.dtype)
+        grid, block = launch_config(gpu, outer * inner, R)
+        extra = () if scale is None else (np.float32(scale),)
+        gpu.launch(SOURCE, kernel, grid, block, x if cur is None else cur, out,
+                   np.int64(outer), np.int64(R), np.int64(inner), *extra)
+        sizes[k], cur = 1, out
+    return (gpu.copy(x) if cur is None else cur).reshape(out_shape)
+
+
+def output_geometry(gpu, shape, axes):
+    """`geom` of the backward kernels: merged group sizes of the input, then each group's
+    stride in the (contiguous) output, 0 for reduced groups. Returns (buffer, ndim)."""
+    groups = merged_groups(shape, axes)
+    strides, stride = [], 1
+    for n, reduced in reversed(groups):
+        strides.append(0 if reduced else stride)
+        stride *= 1 if reduced else n
+    geom = np.array([n for n, _ in groups] + strides[::-1], dtype=np.int64)
+    return gpu.from_numpy(geom), np.int32(len(groups))
 
 
 class ReduceOp(Op):
@@ -33,6 +102,13 @@ class ReduceOp(Op):
         shape = ctx.input_metas[0].shape
         return reduced_shape(shape, normalize_axes(self.name, axis, len(shape)), True)
 
+    # CUDA: <name>_forward(x, y, outer, R, inner) per merged group of reduced axes
+    def gpu_forward(self, gpu, ctx, x, axis=None, keepdims=False):
+        check_gpu_dtype(self.name, gpu, x)
+        axes = normalize_axes(self.name, axis, x.ndim)
+        scale = 1.0 if self.name == "sum" else None
+        return gpu_reduce(gpu, self.kernels[0], x, axes, reduced_shape(x.shape, axes, keepdims), scale)
+
 
 @register
 class Sum(ReduceOp):
@@ -48,6 +124,17 @@ class Sum(ReduceOp):
         shape = ctx.input_metas[0].shape
         g = grad.reshape(self.keepdims_shape(ctx, axis))
         return (np.asarray(np.broadcast_to(g, shape), order="C"),)
+
+    def gpu_backward(self, gpu, ctx, grad, axis=None, keepdims=False):
+        if not ctx.needs_input_grad[0]:
+            return (None,)
+        shape = ctx.input_metas[0].shape
+        dx = gpu.empty(shape, grad.dtype)
+        if dx.size:
+            geom, ndim = output_geometry(gpu, shape, normalize_axes(self.name, axis, len(shape)))
+            grid, block = gpu.grid_1d(dx.size)
+            gpu.launch(SOURCE, "sum_backward", grid, block, grad, dx, geom, ndim, np.int64(dx.size))
+        return (dx,)
 
 
 class ExtremumOp(ReduceOp):
@@ -65,6 +152,25 @@ class ExtremumOp(ReduceOp):
         winners = (x == ctx.output.reshape(kd)).astype(x.dtype)
         share = winners / winners.sum(axis=axes, keepdims=True)   # ties split the gradient
         return (share * grad.reshape(kd),)
+
+    # winners w = (x == out), count = sum of w over the axes, dx = w * grad / count
+    def gpu_backward(self, gpu, ctx, grad, axis=None, keepdims=False):
+        if not ctx.needs_input_grad[0]:
+            return (None,)
+        x = ctx.inputs[0]
+        dx = gpu.empty(x.shape, grad.dtype)
+        if dx.size == 0:
+            return (dx,)
+        axes = normalize_axes(self.name, axis, x.ndim)
+        geom, ndim = output_geometry(gpu, x.shape, axes)
+        grid, block = gpu.grid_1d(x.size)
+        winners = gpu.empty(x.shape, x.dtype)
+        gpu.launch(SOURCE, "extremum_winners", grid, block, x, ctx.output, winners, geom, ndim,
+                   np.int64(x.size))
+        count = gpu_reduce(gpu, "sum_forward", winners, axes, grad.shape, scale=1.0)
+        gpu.launch(SOURCE, "extremum_backward", grid, block, winners, grad, count, dx, geom, ndim,
+                   np.int64(x.size))
+        return (dx,)
 
 
 @register
@@ -104,6 +210,19 @@ class ArgOp(Op):
             out = np.asarray(type(self).pick(x.reshape(-1)))
             return out.reshape((1,) * x.ndim if keepdims else ()).astype(np.int64)
         return np.asarray(type(self).pick(x, axis=axis, keepdims=keepdims)).astype(np.int64)
+
+    # CUDA: <name>_forward(x, out, outer, R, inner): x viewed as (outer, R, inner)
+    def gpu_forward(self, gpu, ctx, x, axis=None, keepdims=False):
+        check_gpu_dtype(self.name, gpu, x)
+        out = gpu.empty(self.infer(Meta(x.shape, x.dtype), axis, keepdims).shape, dtypes.int64)
+        if axis is None or x.ndim == 0:
+            outer, R, inner = 1, x.size, 1
+        else:
+            a = normalize_axes(self.name, axis, x.ndim)[0]
+            outer, R, inner = int(np.prod(x.shape[:a])), x.shape[a], int(np.prod(x.shape[a + 1:]))
+        grid, block = launch_config(gpu, outer * inner, R)
+        gpu.launch(SOURCE, self.kernels[0], grid, block, x, out, np.int64(outer), np.int64(R), np.int64(inner))
+        return out
 
 
 @register

@@ -11,6 +11,9 @@ import numpy as np
 from tinygrad_cu import dtypes
 from tinygrad_cu.op import Domain, Meta, Op, normalize_axes, register
 
+from . import reduce as reduce_ops
+from .reduce import check_gpu_dtype, launch_config
+
 SOURCE = "softmax.cu"
 
 
@@ -30,6 +33,34 @@ class RowOp(Op):
             raise ValueError(f"{self.name}: needs at least 1 dimension, got a 0-d tensor")
         normalize_axes(self.name, axis, len(x.shape))
         return Meta(x.shape, x.dtype)
+
+    @staticmethod
+    def rows(shape, axis):
+        """(outer, C, inner): the view in which the rows along `axis` are x[o, :, i]."""
+        a = normalize_axes("softmax", axis, len(shape))[0]
+        return int(np.prod(shape[:a])), shape[a], int(np.prod(shape[a + 1:]))
+
+    # CUDA: <name>_forward(x, y, outer, C, inner), one block per row
+    def gpu_forward(self, gpu, ctx, x, axis=-1):
+        check_gpu_dtype(self.name, gpu, x)
+        y = gpu.empty(x.shape, x.dtype)
+        if y.size:
+            outer, C, inner = self.rows(x.shape, axis)
+            grid, block = launch_config(gpu, outer * inner, C)
+            gpu.launch(SOURCE, self.kernels[0], grid, block, x, y, np.int64(outer), np.int64(C), np.int64(inner))
+        return y
+
+    # CUDA: <name>_backward(grad, y, dx, outer, C, inner), one block per row
+    def gpu_backward(self, gpu, ctx, grad, axis=-1):
+        if not ctx.needs_input_grad[0]:
+            return (None,)
+        dx = gpu.empty(grad.shape, grad.dtype)
+        if dx.size:
+            outer, C, inner = self.rows(grad.shape, axis)
+            grid, block = launch_config(gpu, outer * inner, C)
+            gpu.launch(SOURCE, self.kernels[1], grid, block, grad, ctx.output, dx,
+                       np.int64(outer), np.int64(C), np.int64(inner))
+        return (dx,)
 
 
 @register
@@ -106,3 +137,38 @@ class CrossEntropy(Op):
         else:
             g *= grad / (len(labels) if reduction == "mean" and len(labels) else 1)
         return (g.astype(probs.dtype), None)
+
+    # Labels are checked on the host: they are small (N int64), and copying them down
+    # gives the same ValueError as the cpu path before any kernel runs.
+    def gpu_forward(self, gpu, ctx, logits, labels, reduction="mean"):
+        check_gpu_dtype(self.name, gpu, logits)
+        check_gpu_dtype(self.name, gpu, labels, dtypes.int64)
+        N, C = logits.shape
+        self.check_labels(gpu.to_numpy(labels), C)
+        probs = gpu.empty(logits.shape, logits.dtype)
+        losses = gpu.empty((N,), logits.dtype)
+        if N:
+            grid, block = launch_config(gpu, N, C)
+            gpu.launch(SOURCE, "cross_entropy_forward", grid, block, logits, labels, probs, losses,
+                       np.int64(N), np.int64(C))
+        ctx.save(probs=probs, labels=labels)
+        if reduction == "none":
+            return losses
+        if N == 0:     # as numpy: the sum of nothing is 0, its mean 0/0
+            return gpu.from_numpy(np.asarray(np.nan if reduction == "mean" else 0.0, logits.dtype))
+        scale = 1.0 / N if reduction == "mean" else 1.0
+        return reduce_ops.gpu_reduce(gpu, "sum_forward", losses, (0,), (), scale=scale)
+
+    # CUDA: one thread per logit, dx = (p - onehot) * grad * scale
+    def gpu_backward(self, gpu, ctx, grad, reduction="mean"):
+        if not ctx.needs_input_grad[0]:
+            return (None, None)
+        probs, labels = ctx.saved["probs"], ctx.saved["labels"]
+        N, C = probs.shape
+        dx = gpu.empty(probs.shape, probs.dtype)
+        if dx.size:
+            scale = 1.0 / N if reduction == "mean" else 1.0
+            grid, block = gpu.grid_1d(dx.size)
+            gpu.launch(SOURCE, "cross_entropy_backward", grid, block, probs, labels, grad, dx,
+                       np.int64(N), np.int64(C), np.int32(reduction == "none"), np.float32(scale))
+        return (dx, None)

@@ -1,0 +1,225 @@
+// Reductions over any set of axes: sum, max, min (forward and backward), argmax, argmin.
+//
+// How any axis set becomes simple kernels (done on the host, ops/reduce.py):
+//   size-1 dims are dropped and neighbouring dims of the same kind (reduced / kept) are
+//   merged, so (3, 4, 5) reduced over (1, 2) is (3, 20) reduced over its last group.
+//   Each reduced group is then one pass over a view (outer, R, inner) of a contiguous
+//   buffer: out[o, i] = reduce_r x[o, r, i]. Groups are reduced from the last one to the
+//   first, each pass writing a smaller contiguous buffer, so nothing is ever permuted.
+//   (3, 4, 5) over axes (0, 2): pass 1 (outer 12, R 5, inner 1) -> (3, 4);
+//   pass 2 (outer 1, R 3, inner 4) -> (4,).
+//   The backward kernels go the other way, one thread per INPUT element: the element's
+//   output index is found by index arithmetic over the merged groups (`geom`, below).
+//
+// Forward kernels (<op>_forward, argmax/argmin): one block per output element (a block
+//   loops over outputs with stride gridDim.x when there are more than the grid). Thread t
+//   of the block combines x[o, r, i] for r = t, t + blockDim.x, ... in a register, then
+//   the block combines its blockDim.x partials: a tree in shared memory and the last warp
+//   with shuffles (block_reduce below: which barrier is where, and why). argmax/argmin carry
+//   (value, index) pairs through the same tree; shared memory: blockDim.x values and
+//   blockDim.x indices. The loop over outputs is block-uniform, so every thread reaches
+//   every barrier.
+// Arithmetic intensity: one add (or compare) per 4-byte load, 0.25 flop/byte: bandwidth
+//   bound. Inner > 1 makes neighbouring threads read addresses `inner` floats apart
+//   (uncoalesced); reducing the last group first keeps the biggest pass contiguous.
+//
+// `geom` (backward kernels): 2 * ndim int64 on the device; geom[d] is the size of merged
+//   input group d, geom[ndim + d] its stride in the output (0 for a reduced group).
+
+// ------------------------------------------------------------ block-wide reduction
+// One float per thread, combined over the block; used by every forward kernel here
+// (ops/softmax.cu has a copy: each .cu file compiles on its own).
+//
+// Every thread of the block brings one partial value v; the block combines them with
+// REDUCE_SUM (+), REDUCE_MAX or REDUCE_MIN. blockDim.x must be a power of two between
+// 32 (one warp) and REDUCE_MAX_THREADS (the launch code in ops/reduce.py guarantees it).
+//
+//   1. each thread writes v to buf[threadIdx.x] (shared memory, blockDim.x floats);
+//      __syncthreads(): every partial is written before anyone reads a neighbour's.
+//   2. tree in shared memory: at level s (blockDim/2, blockDim/4, ..., 32) thread t < s
+//      combines buf[t] and buf[t + s]; __syncthreads() after each level, because the
+//      next level reads what this one wrote (in other warps).
+//   3. the last 32 partials are in one warp: lane t loads buf[t] and five
+//      __shfl_down_sync steps (16, 8, 4, 2, 1) combine them in registers, no barrier.
+// The result is valid in thread 0 only. No barrier at the end: the next call's first
+// write buf[t] = v conflicts with nothing (warp 0 reads only buf[lane] in step 3).
+
+#define REDUCE_MAX_THREADS 256   // = MAX_THREADS in ops/reduce.py
+#define WARP_SIZE 32
+#define FULL_MASK 0xffffffffu
+
+#define REDUCE_SUM 0
+#define REDUCE_MAX 1
+#define REDUCE_MIN 2
+
+// a (+ | max | min) b. max/min propagate NaN as numpy does: a NaN operand wins.
+__device__ __forceinline__ float reduce_combine(int kind, float a, float b)
+{
+    if (kind == REDUCE_SUM) return a + b;
+    if (kind == REDUCE_MAX) return (a > b || a != a) ? a : b;
+    return (a < b || a != a) ? a : b;
+}
+
+// The value that changes nothing: 0, -inf or +inf (for threads with no element).
+__device__ __forceinline__ float reduce_identity(int kind)
+{
+    if (kind == REDUCE_SUM) return 0.0f;
+    return kind == REDUCE_MAX ? -INFINITY : INFINITY;
+}
+
+// Combine one value per thread over the block; the result is returned in thread 0.
+__device__ __forceinline__ float block_reduce(int kind, float v, float* buf)
+{
+    const unsigned t = threadIdx.x;
+    buf[t] = v;
+    __syncthreads();                                   // all partials written
+    for (unsigned s = blockDim.x / 2; s >= WARP_SIZE; s >>= 1) {
+        if (t < s) buf[t] = reduce_combine(kind, buf[t], buf[t + s]);
+        __syncthreads();                               // level done before the next reads it
+    }
+    if (t < WARP_SIZE) {
+        v = buf[t];
+        for (int offset = WARP_SIZE / 2; offset > 0; offset >>= 1)
+            v = reduce_combine(kind, v, __shfl_down_sync(FULL_MASK, v, offset));
+    }
+    return v;
+}
+
+// Output index (flat, contiguous output) of input element i.
+__device__ __forceinline__ long long reduced_index(long long i, const long long* geom, int ndim)
+{
+    long long o = 0;
+    for (int d = ndim - 1; d >= 0; --d) {
+        const long long size = geom[d];
+        o += (i % size) * geom[ndim + d];
+        i /= size;
+    }
+    return o;
+}
+
+// out[q] = reduce_r x[o, r, i] for every output q = o * inner + i; sum scales by `scale`.
+__device__ __forceinline__ void reduce_rows(int kind, const float* __restrict__ x, float* __restrict__ y,
+                                            long long outer, long long R, long long inner, float scale)
+{
+    __shared__ float buf[REDUCE_MAX_THREADS];
+    for (long long q = blockIdx.x; q < outer * inner; q += gridDim.x) {
+        const float* row = x + (q / inner) * R * inner + q % inner;
+        float v = reduce_identity(kind);
+        for (long long r = threadIdx.x; r < R; r += blockDim.x)
+            v = reduce_combine(kind, v, row[r * inner]);
+        v = block_reduce(kind, v, buf);
+        if (threadIdx.x == 0) y[q] = kind == REDUCE_SUM ? v * scale : v;
+    }
+}
+
+// y[q] = scale * sum_r x[o, r, i] (scale 1 for sum; 1/N for cross_entropy's mean)
+__global__ void sum_forward(const float* x, float* y, long long outer, long long R, long long inner,
+                            float scale)
+{
+    reduce_rows(REDUCE_SUM, x, y, outer, R, inner, scale);
+}
+
+// y[q] = max_r x[o, r, i]
+__global__ void max_forward(const float* x, float* y, long long outer, long long R, long long inner)
+{
+    reduce_rows(REDUCE_MAX, x, y, outer, R, inner, 1.0f);
+}
+
+// y[q] = min_r x[o, r, i]
+__global__ void min_forward(const float* x, float* y, long long outer, long long R, long long inner)
+{
+    reduce_rows(REDUCE_MIN, x, y, outer, R, inner, 1.0f);
+}
+
+// dx[i] = grad[out(i)]: the gradient of a sum is broadcast back; one thread per input element.
+__global__ void sum_backward(const float* __restrict__ grad, float* __restrict__ dx,
+                             const long long* __restrict__ geom, int ndim, long long n)
+{
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x)
+        dx[i] = grad[reduced_index(i, geom, ndim)];
+}
+
+// w[i] = 1 where x[i] equals its output's extreme, else 0 (the host sums w into the tie count).
+__global__ void extremum_winners(const float* __restrict__ x, const float* __restrict__ out,
+                                 float* __restrict__ w, const long long* __restrict__ geom, int ndim,
+                                 long long n)
+{
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x)
+        w[i] = x[i] == out[reduced_index(i, geom, ndim)] ? 1.0f : 0.0f;
+}
+
+// dx[i] = w[i] * grad[o] / count[o]: ties split the gradient evenly (max and min).
+__global__ void extremum_backward(const float* __restrict__ w, const float* __restrict__ grad,
+                                  const float* __restrict__ count, float* __restrict__ dx,
+                                  const long long* __restrict__ geom, int ndim, long long n)
+{
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        const long long o = reduced_index(i, geom, ndim);
+        dx[i] = w[i] * grad[o] / count[o];
+    }
+}
+
+// ---------------------------------------------------------------------- argmax / argmin
+// Is candidate (a, ia) better than (b, ib)? The larger (sign 1) or smaller (sign -1)
+// value; NaN beats everything (numpy returns the first NaN); equal values -> smaller index.
+__device__ __forceinline__ bool arg_better(float sign, float a, long long ia, float b, long long ib)
+{
+    const bool a_nan = a != a, b_nan = b != b;
+    if (a_nan || b_nan) return a_nan && (!b_nan || ia < ib);
+    if (a != b) return sign * a > sign * b;
+    return ia < ib;
+}
+
+// One block per output: index (along R) of the first extreme of x[o, :, i]. Each thread
+// scans its elements in increasing r keeping only strictly better ones, so it holds its
+// FIRST extreme; the tree then keeps the smaller index on ties, so the rule survives.
+__device__ __forceinline__ void arg_reduce_rows(float sign, const float* __restrict__ x,
+                                                long long* __restrict__ out, long long outer,
+                                                long long R, long long inner)
+{
+    __shared__ float vals[REDUCE_MAX_THREADS];
+    __shared__ long long idxs[REDUCE_MAX_THREADS];
+    const unsigned t = threadIdx.x;
+    for (long long q = blockIdx.x; q < outer * inner; q += gridDim.x) {
+        const float* row = x + (q / inner) * R * inner + q % inner;
+        float v = sign * -INFINITY;
+        long long iv = R;                          // "no element yet": loses every tie
+        for (long long r = t; r < R; r += blockDim.x)
+            if (arg_better(sign, row[r * inner], r, v, iv)) { v = row[r * inner]; iv = r; }
+        vals[t] = v;
+        idxs[t] = iv;
+        __syncthreads();                           // all candidates written
+        for (unsigned s = blockDim.x / 2; s >= WARP_SIZE; s >>= 1) {
+            if (t < s && arg_better(sign, vals[t + s], idxs[t + s], vals[t], idxs[t])) {
+                vals[t] = vals[t + s];
+                idxs[t] = idxs[t + s];
+            }
+            __syncthreads();                       // level done before the next reads it
+        }
+        if (t < WARP_SIZE) {
+            v = vals[t];
+            iv = idxs[t];
+            for (int offset = WARP_SIZE / 2; offset > 0; offset >>= 1) {
+                const float ov = __shfl_down_sync(FULL_MASK, v, offset);
+                const long long oi = __shfl_down_sync(FULL_MASK, iv, offset);
+                if (arg_better(sign, ov, oi, v, iv)) { v = ov; iv = oi; }
+            }
+            if (t == 0) out[q] = iv;
+        }
+    }
+}
+
+// out[q] = first index r of max_r x[o, r, i] (int64)
+__global__ void argmax_forward(const float* x, long long* out, long long outer, long long R, long long inner)
+{
+    arg_reduce_rows(1.0f, x, out, outer, R, inner);
+}
+
+// out[q] = first index r of min_r x[o, r, i] (int64)
+__global__ void argmin_forward(const float* x, long long* out, long long outer, long long R, long long inner)
+{
+    arg_reduce_rows(-1.0f, x, out, outer, R, inner);
+}
