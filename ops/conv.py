@@ -62,7 +62,7 @@ def col2im(dcols, x_shape, kernel, stride, padding):
 class Conv(Op):
     name = "conv"
     n_inputs = None         # x, weight[, bias]
-    kernels = ("conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight",
+    kernels = ("conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight", "conv_sum_partials",
                "conv_forward", "conv_backward_data", "conv_backward_weight")
     test_attrs = (dict(stride=1, padding=0), dict(stride=2, padding=1), dict(stride=(1, 2), padding=(2, 0)))
 
@@ -114,3 +114,108 @@ class Conv(Op):
         if len(needs) > 2 and needs[2]:
             gb = gy.sum(axis=0)
         return (gx, gw, gb)[:len(needs)]
+
+    # --- CUDA (ops/conv.cu) -------------------------------------------------------
+    # 2-D: implicit-GEMM kernels conv2d_*; 1-D and 3-D: direct kernels conv_* on shapes
+    # padded to 3-D with size-1 dims. See the comment at the top of ops/conv.cu.
+    def gpu_forward(self, gpu, ctx, x, w, b=None, stride=1, padding=0):
+        for buf in (x, w) + ((b,) if b is not None else ()):
+            if buf.dtype != np.float32:
+                raise TypeError(f"conv: device {gpu.name} runs float32 kernels only, got dtype {buf.dtype}")
+        g = Geometry(x.shape, w.shape, stride, padding)
+        y = gpu.empty(g.y_shape, x.dtype)
+        if y.size == 0:
+            return y
+        has_bias, bias = (1, b) if b is not None else (0, w)      # w: a never-read stand-in
+        kernel = "conv2d_forward" if g.d == 2 else "conv_forward"
+        grid, block, _ = launch_config(gpu, kernel, g)
+        gpu.launch(SOURCE, kernel, grid, block, x, w, bias, y, np.int32(has_bias), *g.args(kernel))
+        return y
+
+    def gpu_backward(self, gpu, ctx, grad, stride=1, padding=0):
+        x, w = ctx.inputs[:2]
+        needs = ctx.needs_input_grad
+        g = Geometry(x.shape, w.shape, stride, padding)
+        gx = gw = gb = None
+        if needs[0]:
+            gx = gpu.empty(x.shape, x.dtype)
+            if gx.size and grad.size == 0:
+                gx = gpu.zeros(x.shape, x.dtype)
+            elif gx.size:
+                kernel = "conv2d_backward_data" if g.d == 2 else "conv_backward_data"
+                grid, block, _ = launch_config(gpu, kernel, g)
+                gpu.launch(SOURCE, kernel, grid, block, grad, w, gx, *g.args(kernel))
+        want_b = len(needs) > 2 and needs[2]
+        if needs[1] or want_b:
+            dw = gpu.empty(w.shape, w.dtype)
+            db = gpu.empty((w.shape[0],), w.dtype) if want_b else dw     # dw: never-written stand-in
+            ncols = g.CKK + int(want_b)
+            if grad.size == 0:
+                dw, db = gpu.zeros(w.shape, w.dtype), gpu.zeros((w.shape[0],), w.dtype)
+            elif w.shape[0] and ncols:
+                if g.d == 2:
+                    grid, block, (chunk, n_chunks) = launch_config(gpu, "conv2d_backward_weight", g, ncols)
+                    partial = gpu.empty((n_chunks, w.shape[0], ncols), np.float32)
+                    gpu.launch(SOURCE, "conv2d_backward_weight", grid, block, x, grad, partial,
+                               np.int32(ncols), np.int32(chunk), np.int32(n_chunks), *g.args("conv2d"))
+                    grid, block, _ = launch_config(gpu, "conv_sum_partials", g, ncols)
+                    gpu.launch(SOURCE, "conv_sum_partials", grid, block, partial, dw, db,
+                               np.int32(n_chunks), np.int32(w.shape[0]), np.int32(ncols), np.int32(g.CKK))
+                else:
+                    grid, block, _ = launch_config(gpu, "conv_backward_weight", g, ncols)
+                    gpu.launch(SOURCE, "conv_backward_weight", grid, block, x, grad, dw, db,
+                               np.int32(ncols), *g.args("conv"))
+            gw = dw if needs[1] else None
+            gb = db if want_b else None
+        return (gx, gw, gb)[:len(needs)]
+
+
+class Geometry:
+    """Sizes of one convolution, and the kernels' shape arguments."""
+
+    def __init__(self, x_shape, w_shape, stride, padding):
+        self.d = d = len(x_shape) - 2
+        self.stride, self.padding = as_tuple(stride, d, "stride"), as_tuple(padding, d, "padding")
+        self.n, self.c = x_shape[:2]
+        self.o = w_shape[0]
+        self.spatial, self.kernel = tuple(x_shape[2:]), tuple(w_shape[2:])
+        self.out = tuple(out_size(s, k, st, p) for s, k, st, p in
+                         zip(self.spatial, self.kernel, self.stride, self.padding))
+        self.y_shape = (self.n, self.o) + self.out
+        self.CKK = self.c * int(np.prod(self.kernel))       # columns of the im2col matrix
+
+    def args(self, kernel):
+        i32 = lambda *v: [np.int32(a) for a in v]
+        if kernel.startswith("conv2d"):
+            (h, w), (kh, kw), (oh, ow) = self.spatial, self.kernel, self.out
+            return i32(self.n, self.c, h, w, self.o, kh, kw, oh, ow, *self.stride, *self.padding)
+        pad3 = lambda t, fill: (fill,) * (3 - self.d) + tuple(t)
+        return i32(self.n, self.c, *pad3(self.spatial, 1), self.o, *pad3(self.kernel, 1),
+                   *pad3(self.out, 1), *pad3(self.stride, 1), *pad3(self.padding, 0))
+
+
+def launch_config(gpu, kernel, g, ncols=0):
+    """The one place that sizes conv launches: (grid, block, extra). The conv2d_* tiles
+    are 8 channels x 128 positions (64 threads); conv2d_backward_weight splits its
+    long reduction over N*OH*OW positions into chunks (extra = (chunk, n_chunks)) so
+    there are enough blocks; the rest are grid-stride loops over elements."""
+    ceil = lambda a, b: -(-a // b)
+    positions = g.n * int(np.prod(g.out))
+    if kernel == "conv2d_forward":
+        tiles = ceil(g.o, 8) * ceil(positions, 128)
+    elif kernel == "conv2d_backward_data":
+        tiles = ceil(g.c, 8) * ceil(g.n * int(np.prod(g.spatial)), 128)
+    elif kernel == "conv2d_backward_weight":
+        tiles_mn = ceil(g.o, 8) * ceil(ncols, 32)
+        n_chunks = max(1, min(ceil(256, tiles_mn), ceil(positions, 512)))   # >= 512 positions each
+        chunk = ceil(ceil(positions, n_chunks), 32) * 32
+        n_chunks = ceil(positions, chunk)
+        return (max(1, min(gpu.MAX_BLOCKS, tiles_mn * n_chunks)), 1, 1), (64, 1, 1), (chunk, n_chunks)
+    else:
+        n = {"conv_forward": g.n * g.o * int(np.prod(g.out)),
+             "conv_backward_data": g.n * g.c * int(np.prod(g.spatial)),
+             "conv_backward_weight": g.o * ncols, "conv_sum_partials": g.o * ncols}[kernel]
+        grid, block = gpu.grid_1d(n)
+        return grid, block, None
+    return (max(1, min(gpu.MAX_BLOCKS, tiles)), 1, 1), (64, 1, 1), None
+

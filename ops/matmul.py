@@ -38,3 +38,80 @@ class Matmul(Op):
         ga = sum_to_shape(np.matmul(grad, np.swapaxes(b, -1, -2)), a.shape) if need_a else None
         gb = sum_to_shape(np.matmul(np.swapaxes(a, -1, -2), grad), b.shape) if need_b else None
         return ga, gb
+
+    # --- CUDA (ops/matmul.cu) ---------------------------------------------------
+    # matmul_forward(a, b, c, offsets, batches, M, N, K)
+    # matmul_backward_a(dc, b, da, offsets, batches, group, M, N, K)
+    # matmul_backward_b(a, dc, db, offsets, batches, group, M, N, K)
+    def gpu_forward(self, gpu, ctx, a, b):
+        check_gpu_dtype(self.name, gpu, a, b)
+        (m, k), n = a.shape[-2:], b.shape[-1]
+        batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+        c = gpu.empty(batch + (m, n), a.dtype)
+        if c.size == 0:
+            return c
+        if k == 0:
+            return gpu.zeros(c.shape, c.dtype)
+        ia, ib = batch_index(a.shape[:-2], batch), batch_index(b.shape[:-2], batch)
+        offsets = np.stack([ia * (m * k), ib * (k * n)], axis=-1)           # (batches, 2)
+        launch_gemm(gpu, "matmul_forward", a, b, c, offsets, len(ia), None, m, n, k)
+        return c
+
+    def gpu_backward(self, gpu, ctx, grad):
+        a, b = ctx.inputs
+        need_a, need_b = ctx.needs_input_grad
+        (m, k), n = a.shape[-2:], b.shape[-1]
+        batch = grad.shape[:-2]
+        ia, ib = batch_index(a.shape[:-2], batch), batch_index(b.shape[:-2], batch)
+        ic = np.arange(len(ia), dtype=np.int64)
+        ga = gb = None
+        if need_a:      # dA = dC B^T, summed over the batch entries broadcast onto each A
+            ga = gpu.zeros(a.shape, a.dtype) if 0 in (n, len(ic)) else gpu.empty(a.shape, a.dtype)
+            if ga.size and n and len(ic):
+                offsets = group_offsets(ia, ic * (m * n), ib * (k * n))
+                launch_gemm(gpu, "matmul_backward_a", grad, b, ga, offsets, *offsets.shape[:2], m, n, k)
+        if need_b:      # dB = A^T dC, summed over the batch entries broadcast onto each B
+            gb = gpu.zeros(b.shape, b.dtype) if 0 in (m, len(ic)) else gpu.empty(b.shape, b.dtype)
+            if gb.size and m and len(ic):
+                offsets = group_offsets(ib, ia * (m * k), ic * (m * n))
+                launch_gemm(gpu, "matmul_backward_b", a, grad, gb, offsets, *offsets.shape[:2], m, n, k)
+        return ga, gb
+
+
+def check_gpu_dtype(op_name, gpu, *bufs):
+    for x in bufs:
+        if x.dtype != np.float32:
+            raise TypeError(f"{op_name}: device {gpu.name} runs float32 kernels only, got dtype {x.dtype}")
+
+
+def batch_index(shape, batch):
+    """For each output batch entry (C order), the flat index of the operand's matrix
+    that broadcasting pairs with it."""
+    shape = (1,) * (len(batch) - len(shape)) + tuple(shape)
+    flat = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
+    return np.broadcast_to(flat, batch).reshape(-1)
+
+
+def group_offsets(owner, first, second):
+    """Offsets table (owners, group, 2) for a gradient kernel: output matrix i of the
+    gradient sums the products of every batch entry whose `owner` is i."""
+    order = np.argsort(owner, kind="stable")
+    n_owners = int(owner.max()) + 1
+    return np.stack([first[order], second[order]], axis=-1).reshape(n_owners, -1, 2)
+
+
+def launch_config(gpu, batches, rows, cols):
+    """The one place that sizes matmul launches: 256 threads per 64x64 tile of the
+    output, one block per tile up to the grid cap (blocks loop over the rest)."""
+    tiles = batches * -(-rows // 64) * -(-cols // 64)
+    return (max(1, min(gpu.MAX_BLOCKS, tiles)), 1, 1), (256, 1, 1)
+
+
+def launch_gemm(gpu, kernel, x, y, out, offsets, batches, group, m, n, k):
+    rows, cols = {"matmul_forward": (m, n), "matmul_backward_a": (m, k),
+                  "matmul_backward_b": (k, n)}[kernel]
+    grid, block = launch_config(gpu, batches, rows, cols)
+    table = gpu.from_numpy(np.ascontiguousarray(offsets, dtype=np.int64))
+    groups = () if group is None else (np.int32(group),)
+    gpu.launch(SOURCE, kernel, grid, block, x, y, out, table, np.int32(batches), *groups,
+               np.int32(m), np.int32(n), np.int32(k))
