@@ -65,10 +65,11 @@ def cases_for(name, rng, dtype=np.float64):
                 out.append(([v(n, c), rng.integers(0, c, size=n)], a))
         return out
     if name == "conv":
-        return [([v(2, 3, 9), v(4, 3, 3), v(4)], dict(stride=1, padding=0)),           # 1-D (audio)
-                ([v(2, 3, 11), v(2, 3, 4)], dict(stride=2, padding=1)),
-                ([v(2, 3, 7, 6), v(4, 3, 3, 3), v(4)], dict(stride=1, padding=1)),     # 2-D (images)
+        # 2-D first: the race-mode test runs the first two cases, and 2-D has the tiled kernels
+        return [([v(2, 3, 7, 6), v(4, 3, 3, 3), v(4)], dict(stride=1, padding=1)),     # 2-D (images)
                 ([v(1, 2, 9, 8), v(3, 2, 3, 2)], dict(stride=(2, 1), padding=(0, 1))),
+                ([v(2, 3, 9), v(4, 3, 3), v(4)], dict(stride=1, padding=0)),           # 1-D (audio)
+                ([v(2, 3, 11), v(2, 3, 4)], dict(stride=2, padding=1)),
                 ([v(2, 1, 5, 4, 6), v(2, 1, 2, 3, 3), v(2)], dict(stride=1, padding=(1, 0, 1)))]  # 3-D
     if name in ("max_pool2d", "avg_pool2d"):
         return [([v(2, 3, 8, 9)], a) for a in _attrs(op)]
