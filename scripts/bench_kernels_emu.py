@@ -1,7 +1,7 @@
 """Throughput of the matmul and conv kernels on the emulator, next to the cpu device's
 numpy reference (not a test).
 
-    python scripts/bench_kernels_emu.py [--repeat 3]
+    python scripts/bench_kernels_emu.py [--repeat 3] [--device emu|cuda]
 
 matmul 256^3 (forward, and both gradients), and LeNet-5's two conv layers at batch 64
 forward and backward (data, weight and bias gradients): conv1 1->6 channels 5x5 on
@@ -37,12 +37,14 @@ CASES = [matmul_case(256, 256, 256),
          conv_case("LeNet conv2", 64, 6, 16, 14, 5, 0)]
 
 
-def best_time(fn, repeat):
-    fn()                                   # warm-up: compiles the kernels on emu
+def best_time(fn, repeat, sync=lambda: None):
+    fn()                                   # warm-up: compiles the kernels
+    sync()
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
+        sync()                             # a GPU launch returns before the kernel ends
         times.append(time.perf_counter() - t0)
     return min(times)
 
@@ -57,22 +59,24 @@ def bench(device_name, case, repeat, rng):
     ctx = Context((True,) * len(arrays), tuple(metas))
     ctx.inputs = tuple(bufs)
     grad = dev.from_numpy(rng.standard_normal(out_meta.shape).astype(np.float32))
-    fwd = best_time(lambda: dev.forward(op, ctx, bufs, case["attrs"]), repeat)
-    bwd = best_time(lambda: dev.to_numpy(dev.backward(op, ctx, grad, case["attrs"])[-1]), repeat)
+    sync = dev.driver.Context.synchronize if device_name != "cpu" else (lambda: None)
+    fwd = best_time(lambda: dev.forward(op, ctx, bufs, case["attrs"]), repeat, sync)
+    bwd = best_time(lambda: dev.backward(op, ctx, grad, case["attrs"]), repeat, sync)
     return fwd, bwd
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--device", default="emu", choices=["emu", "cuda"])
     args = parser.parse_args()
-    ok, reason = tg.device_status("emu")
+    ok, reason = tg.device_status(args.device)
     if not ok:
-        raise SystemExit(f"emu unavailable: {reason}")
+        raise SystemExit(f"{args.device} unavailable: {reason}")
     rng = np.random.default_rng(0)
-    print(f"{'case':44s} {'pass':8s} {'emu ms':>9s} {'GFLOP/s':>8s} {'cpu ms':>9s} {'GFLOP/s':>8s}")
+    print(f"{'case':44s} {'pass':8s} {args.device + ' ms':>9s} {'GFLOP/s':>8s} {'cpu ms':>9s} {'GFLOP/s':>8s}")
     for case in CASES:
-        emu_f, emu_b = bench("emu", case, args.repeat, rng)
+        emu_f, emu_b = bench(args.device, case, args.repeat, rng)
         cpu_f, cpu_b = bench("cpu", case, args.repeat, rng)
         for what, e, c, flops in (("forward", emu_f, cpu_f, case["fwd_flops"]),
                                   ("backward", emu_b, cpu_b, case["bwd_flops"])):

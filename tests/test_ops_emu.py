@@ -1,4 +1,5 @@
-"""Every registered op on the `emu` device (its CUDA kernels run by the emulator)
+"""Every registered op on the GPU devices (`emu`: its CUDA kernels run by the emulator;
+`cuda`: the same kernels on an NVIDIA GPU through PyCUDA, skipped where there is none)
 against the `cpu` reference, forward and backward, driven by the registry.
 
 Also: sizes beyond one grid (grid-stride loops) and every kernel with barriers once
@@ -34,12 +35,15 @@ def run_on(device, name, arrays, attrs, out_grad):
     return out.numpy(), grads
 
 
-def check_op_on_emu(name, rng, cases=None):
+GPU_DEVICES = ["emu", "cuda"]
+
+
+def check_op_on_emu(name, rng, cases=None, device="emu"):
     for arrays, attrs in cases or cases_for(name, rng, dtype=np.float32):
         out_grad = rng.standard_normal(np.shape(apply(name, *[tg.Tensor(a, dtype=a.dtype) for a in arrays],
                                                       **attrs).numpy())).astype(np.float32)
         want, want_grads = run_on("cpu", name, arrays, attrs, out_grad)
-        got, got_grads = run_on("emu", name, arrays, attrs, out_grad)
+        got, got_grads = run_on(device, name, arrays, attrs, out_grad)
         where = f"{name} {attrs} shapes {[a.shape for a in arrays]}"
         assert got.shape == want.shape and got.dtype == want.dtype, where
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL, err_msg="forward " + where)
@@ -49,10 +53,11 @@ def check_op_on_emu(name, rng, cases=None):
                 np.testing.assert_allclose(g, w, rtol=RTOL, atol=ATOL, err_msg=f"grad {i} " + where)
 
 
+@pytest.mark.parametrize("device", GPU_DEVICES)
 @pytest.mark.parametrize("name", OPS)
-def test_op_on_emu_matches_cpu(name, rng):
-    device_or_skip("emu")
-    check_op_on_emu(name, rng)
+def test_op_on_gpu_device_matches_cpu(name, device, rng):
+    device_or_skip(device)
+    check_op_on_emu(name, rng, device=device)
 
 
 @pytest.fixture
