@@ -6,8 +6,6 @@
 conv 1->6 5x5 (padding 2) - tanh - avg pool 2 - conv 6->16 5x5 - tanh - avg pool 2
 - 120 - tanh - 84 - tanh - 10, 61,706 parameters.
 """
-import os
-
 import tinygrad_cu as tg
 from tinygrad_cu import nn
 
@@ -34,15 +32,8 @@ def main():
     loss_fn = nn.CrossEntropyLoss()
     optimizer = training.make_optimizer(args, model.parameters())
     history = training.train(model, loss_fn, optimizer, train_set, val_set, args)
-    test_loss, test_acc = training.evaluate(model, loss_fn, test_set, args.device)
-    print(f"test: loss {test_loss:.4f}, accuracy {100 * test_acc:.2f}% (error {100 * (1 - test_acc):.2f}%) "
-          f"on {source}")
-    os.makedirs(args.out, exist_ok=True)
-    tg.save(model.state_dict(), os.path.join(args.out, "lenet5.npz"))
-    x, y = next(iter(tg.data.DataLoader(test_set, batch_size=8, device=args.device)))
-    training.save_pictures(args, "lenet5", history, first_layer_weights=model[0].weight.numpy()[:, 0],
-                           image_shape=(5, 5), graph_of=loss_fn(model(x), y))
-
+    training.report_and_save(args, "lenet5", model, loss_fn, test_set, source, history,
+                             first_layer_weights=model[0].weight.numpy()[:, 0], image_shape=(5, 5))
 
 if __name__ == "__main__":
     main()

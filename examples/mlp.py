@@ -8,8 +8,6 @@
 Writes learning curves, the first layer's weights as 28x28 pictures, the computation
 graph and a checkpoint into --out.
 """
-import os
-
 import tinygrad_cu as tg
 from tinygrad_cu import nn
 
@@ -39,15 +37,8 @@ def main():
     loss_fn = LOSSES[args.loss]
     optimizer = training.make_optimizer(args, model.parameters())
     history = training.train(model, loss_fn, optimizer, train_set, val_set, args)
-    test_loss, test_acc = training.evaluate(model, loss_fn, test_set, args.device)
-    print(f"test: loss {test_loss:.4f}, accuracy {100 * test_acc:.2f}% (error {100 * (1 - test_acc):.2f}%) "
-          f"on {source}")
-    os.makedirs(args.out, exist_ok=True)
-    tg.save(model.state_dict(), os.path.join(args.out, f"mlp_{args.arch}.npz"))
-    x, y = next(iter(tg.data.DataLoader(test_set, batch_size=8, device=args.device)))
-    training.save_pictures(args, f"mlp_{args.arch}", history,
-                           first_layer_weights=model[0].weight.numpy(), graph_of=loss_fn(model(x), y))
-
+    training.report_and_save(args, f"mlp_{args.arch}", model, loss_fn, test_set, source, history,
+                             first_layer_weights=model[0].weight.numpy())
 
 if __name__ == "__main__":
     main()

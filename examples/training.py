@@ -106,6 +106,20 @@ def train(model, loss_fn, optimizer, train_set, val_set, args):
     return history
 
 
+def weight_mosaic(weights, image_shape, columns=10, limit=60):
+    """The first `limit` units' incoming weights as tiles of one image, each scaled to
+    [-1, 1] by its own largest magnitude, with a blank line between tiles."""
+    w = np.asarray(weights)[:limit].reshape(-1, *image_shape)
+    w = w / np.maximum(np.abs(w).max(axis=(1, 2), keepdims=True), 1e-12)
+    rows = -(-len(w) // columns)
+    h, v = image_shape
+    mosaic = np.zeros((rows * (h + 1), min(columns, len(w)) * (v + 1)))
+    for i, tile in enumerate(w):
+        r, c = divmod(i, columns)
+        mosaic[r * (h + 1):r * (h + 1) + h, c * (v + 1):c * (v + 1) + v] = tile
+    return mosaic
+
+
 def save_pictures(args, name, history, first_layer_weights=None, image_shape=(28, 28), graph_of=None):
     """Learning curves, first-layer weights as images, and the computation graph."""
     if args.no_plots:
@@ -130,20 +144,27 @@ def save_pictures(args, name, history, first_layer_weights=None, image_shape=(28
     fig.savefig(os.path.join(args.out, f"{name}_curves.png"), dpi=100)
     plt.close(fig)
     if first_layer_weights is not None:
-        w = first_layer_weights
-        n = len(w)
-        cols = min(n, 10)
-        rows = (n + cols - 1) // cols
-        fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.3 * rows), squeeze=False)
-        for i, ax in enumerate(axes.flat):
-            ax.set_axis_off()
-            if i < n:
-                ax.imshow(w[i].reshape(image_shape), cmap="bwr", vmin=-abs(w[i]).max(), vmax=abs(w[i]).max())
-                ax.set_title(str(i), fontsize=7)
-        fig.suptitle("first-layer weights (red +, blue -)")
-        fig.tight_layout(rect=(0, 0, 1, 0.85))
+        fig, ax = plt.subplots(figsize=(8, 4))
+        ax.imshow(weight_mosaic(first_layer_weights, image_shape), cmap="bwr", vmin=-1, vmax=1)
+        ax.set_axis_off()
+        ax.set_title("first-layer weights, one tile per unit (red +, blue -; each tile scaled to its max)")
+        fig.tight_layout()
         fig.savefig(os.path.join(args.out, f"{name}_weights.png"), dpi=100)
         plt.close(fig)
     if graph_of is not None:
         tg.draw_graph(graph_of, os.path.join(args.out, f"{name}_graph.png"))
     print(f"pictures written to {args.out}/{name}_*.png")
+
+
+def report_and_save(args, name, model, loss_fn, test_set, source, history, first_layer_weights,
+                    image_shape=(28, 28)):
+    """Test accuracy, a checkpoint, and the pictures (curves, weights, graph of one batch)."""
+    test_loss, test_acc = evaluate(model, loss_fn, test_set, args.device)
+    print(f"test: loss {test_loss:.4f}, accuracy {100 * test_acc:.2f}% (error {100 * (1 - test_acc):.2f}%) "
+          f"on {source}")
+    os.makedirs(args.out, exist_ok=True)
+    tg.save(model.state_dict(), os.path.join(args.out, f"{name}.npz"))
+    x, y = next(iter(data.DataLoader(test_set, batch_size=8, device=args.device)))
+    save_pictures(args, name, history, first_layer_weights=first_layer_weights, image_shape=image_shape,
+                  graph_of=loss_fn(model(x), y))
+    return test_acc

@@ -36,7 +36,7 @@ def nll_loss(log_probs, labels, reduction="mean"):
     n = log_probs.shape[0]
     labels = labels.numpy() if isinstance(labels, Tensor) else np.asarray(labels)
     picked = -log_probs[np.arange(n), labels]
-    return _reduce(picked, reduction, "nll_loss")
+    return reduce_loss(picked, reduction, "nll_loss")
 
 
 def mse_loss(input, target, reduction="mean"):
@@ -46,10 +46,11 @@ def mse_loss(input, target, reduction="mean"):
     if input.shape != target.shape:
         raise ValueError(f"mse_loss: input {input.shape} and target {target.shape} must have the same shape")
     diff = input - target
-    return _reduce(diff * diff, reduction, "mse_loss")
+    return reduce_loss(diff * diff, reduction, "mse_loss")
 
 
-def _reduce(values, reduction, name):
+def reduce_loss(values, reduction, name):
+    """Per-example losses -> their mean, sum, or themselves ('none'), as PyTorch's `reduction`."""
     if reduction == "mean":
         return values.mean()
     if reduction == "sum":

@@ -23,16 +23,6 @@ def _labels(target, n):
     return labels.astype(np.int64)
 
 
-def _reduce(values, reduction, name):
-    if reduction == "mean":
-        return values.mean()
-    if reduction == "sum":
-        return values.sum()
-    if reduction == "none":
-        return values
-    raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-
-
 def _probabilities(scores, apply_softmax):
     if scores.ndim != 2:
         raise ValueError(f"expected scores of shape (N, C), got {scores.shape}")
@@ -46,7 +36,7 @@ def one_minus_target_prob_loss(scores, target, apply_softmax=True, reduction="me
     apply_softmax=False; target: (N,) integer classes T. Mean over the batch."""
     k = _probabilities(scores, apply_softmax)
     labels = _labels(target, k.shape[0])
-    return _reduce(1.0 - k[np.arange(k.shape[0]), labels], reduction, "one_minus_target_prob_loss")
+    return F.reduce_loss(1.0 - k[np.arange(k.shape[0]), labels], reduction, "one_minus_target_prob_loss")
 
 
 def quadratic_class_distance_loss(scores, target, apply_softmax=True, reduction="mean"):
@@ -57,7 +47,7 @@ def quadratic_class_distance_loss(scores, target, apply_softmax=True, reduction=
     labels = _labels(target, k.shape[0])
     distance2 = (np.arange(k.shape[1])[None, :] - labels[:, None]) ** 2      # (N, C), a constant
     weighted = k * Tensor(distance2, dtype=k.dtype, device=k.device)
-    return _reduce(weighted.sum(axis=1), reduction, "quadratic_class_distance_loss")
+    return F.reduce_loss(weighted.sum(axis=1), reduction, "quadratic_class_distance_loss")
 
 
 class _Loss(Module):
