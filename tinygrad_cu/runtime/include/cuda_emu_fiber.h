@@ -1,6 +1,6 @@
 // Fibers: each CUDA thread of a block that uses barriers runs on its own small stack,
 // and a barrier switches to the next thread. The switch is a few instructions of
-// assembly on x86-64 (callee-saved registers + FP control words, no system call;
+// assembly on x86-64 (the six callee-saved registers, no system call;
 // glibc's swapcontext makes a sigprocmask system call per switch and is ~25x slower).
 // Elsewhere (aarch64, or with -DCUDA_EMU_UCONTEXT) it falls back to ucontext.
 #pragma once
@@ -40,14 +40,8 @@ emu_switch_stack:
   pushq %r13
   pushq %r14
   pushq %r15
-  subq $8, %rsp
-  stmxcsr (%rsp)
-  fnstcw 4(%rsp)
   movq %rsp, (%rdi)
   movq %rsi, %rsp
-  ldmxcsr (%rsp)
-  fldcw 4(%rsp)
-  addq $8, %rsp
   popq %r15
   popq %r14
   popq %r13
@@ -58,6 +52,11 @@ emu_switch_stack:
   .size emu_switch_stack, .-emu_switch_stack
 )");
 #endif
+
+// The FP control words (MXCSR, x87 CW) are not switched: the ABI makes them preserved
+// across calls, all fibers of one OS thread share one FP environment, and CUDA code has
+// no way to change it (rounding is per instruction: __fadd_rn & co.). Saving and
+// restoring them (ldmxcsr/fldcw are slow, partly serialising) cost ~20% of a switch.
 
 // Make `ctx` start `entry` on the stack [lo, lo + size) when first switched to.
 static inline void context_init(Context& ctx, char* lo, size_t size, void (*entry)()) {
@@ -72,9 +71,6 @@ static inline void context_init(Context& ctx, char* lo, size_t size, void (*entr
   *--sp = 0;                                 // entry's return address: it never returns
   *--sp = (uint64_t)(uintptr_t)entry;        // popped by emu_switch_stack's `ret`
   for (int i = 0; i < 6; i++) *--sp = 0;     // rbp rbx r12 r13 r14 r15
-  uint32_t mxcsr; uint16_t fpcw;
-  asm volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(fpcw));
-  *--sp = (uint64_t)mxcsr | ((uint64_t)fpcw << 32);
   ctx.sp = sp;
 #endif
 }

@@ -51,11 +51,15 @@ static void report_error(int kind, const char* fmt, ...) {
 // 64 KiB per CUDA thread: a kernel frame is ~0.5 KiB, one with printf ~13 KiB.
 static constexpr size_t FIBER_STACK = 64 << 10;
 
+// The fields a switch touches come first: a fiber is 48 bytes, all of a block's fibers
+// are one array, and the next fiber to run is a pointer away (no index arithmetic).
 struct Fiber {
   Context ctx;
-  char* stack = nullptr;   // lowest usable byte; a PROT_NONE guard page lies below it
+  Fiber* next = nullptr;   // the fiber that runs after this one in this round
   uint3 tid{0, 0, 0};
   int state = EXITED;
+  char* stack = nullptr;   // lowest usable byte; a PROT_NONE guard page lies below it
+  size_t stack_size = 0;
   void* asan_fake_stack = nullptr;
 };
 
@@ -71,10 +75,11 @@ struct Worker {
   // fibers
   std::vector<Fiber> fibers;
   char* stacks = nullptr; size_t stacks_bytes = 0;
-  std::vector<int> runnable;            // this round's order of READY fibers
-  size_t next = 0; int current = -1;
-  Context scheduler; void* scheduler_fake_stack = nullptr;
-  const void* scheduler_stack_lo = nullptr; size_t scheduler_stack_size = 0;
+  std::vector<int> runnable;            // loop mode's shuffled thread order; fiber mode's scratch
+  Fiber* current = nullptr;             // the running fiber
+  Fiber scheduler;                      // ends every round's chain: switching to it ends the round
+  unsigned live = 0;                    // fibers that have not exited
+  unsigned round_at_block = 0;          // fibers of this round that stopped at a block barrier
   std::vector<uint64_t> lanes;          // one slot per thread for shuffles and votes
   // shared memory
   char* dynamic_shared = nullptr; size_t dynamic_capacity = 0;
@@ -91,26 +96,30 @@ static inline char* dynamic_shared() { return tl_worker->dynamic_shared; }
 // -------------------------------------------------------------------- fibers
 static void fiber_main();
 
-// The running fiber stops (at a barrier, or for good) and the next runnable fiber of
-// this round resumes directly, without a detour through the scheduler.
+// The running fiber stops (at a barrier, or for good) and the next fiber of this
+// round's chain resumes directly, without a detour through the scheduler; the last one
+// of the chain is the scheduler itself. No branch, no index: a few loads and stores.
 static inline void switch_to_next(Worker* w, Fiber& me, bool exiting) {
   void** fake = exiting ? nullptr : &me.asan_fake_stack;  // nullptr: ASan may drop this stack
-  size_t k = ++w->next;
-  if (k < w->runnable.size()) {
-    Fiber& nx = w->fibers[w->runnable[k]];
-    w->current = w->runnable[k];
-    threadIdx = nx.tid;
-    context_switch(me.ctx, fake, nx.ctx, nx.stack, FIBER_STACK);
-  } else {
-    context_switch(me.ctx, fake, w->scheduler, w->scheduler_stack_lo, w->scheduler_stack_size);
-  }
+  Fiber* nx = me.next;
+  w->current = nx;
+  threadIdx = nx->tid;
+  context_switch(me.ctx, fake, nx->ctx, nx->stack, nx->stack_size);
 }
 
 static inline void wait_at(int state) {
   Worker* w = tl_worker;
-  Fiber& me = w->fibers[w->current];
+  Fiber& me = *w->current;
   me.state = state;
+  if (state == AT_BLOCK_BARRIER) ++w->round_at_block;  // a constant after inlining
   switch_to_next(w, me, false);
+}
+
+static inline void exit_fiber(Worker* w) {
+  Fiber& me = *w->current;
+  me.state = EXITED;
+  --w->live;
+  switch_to_next(w, me, true);
 }
 
 static void fiber_main() {
@@ -120,9 +129,7 @@ static void fiber_main() {
   __sanitizer_finish_switch_fiber(nullptr, &lo, &size);
 #endif
   w->run_thread(w->kernel);
-  Fiber& me = w->fibers[w->current];
-  me.state = EXITED;
-  switch_to_next(w, me, true);
+  exit_fiber(w);
   __builtin_trap();  // an exited fiber is never resumed
 }
 
@@ -130,7 +137,12 @@ static bool ensure_stacks(Worker* w, unsigned n) {
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   size_t per_fiber = FIBER_STACK + page;
   if (w->fibers.size() >= n) return true;
-  if (w->stacks) munmap(w->stacks, w->stacks_bytes);
+  if (w->stacks) {
+#ifdef EMU_ASAN  // else the next owner of these pages (Python's allocator) inherits stale stack redzones
+    __asan_unpoison_memory_region(w->stacks, w->stacks_bytes);
+#endif
+    munmap(w->stacks, w->stacks_bytes);
+  }
   w->stacks_bytes = per_fiber * n;
   void* m = mmap(nullptr, w->stacks_bytes, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
@@ -141,18 +153,30 @@ static bool ensure_stacks(Worker* w, unsigned n) {
     char* base = w->stacks + i * per_fiber;
     mprotect(base, page, PROT_NONE);  // an overflow faults instead of corrupting a neighbour
     w->fibers[i].stack = base + page;
+    w->fibers[i].stack_size = FIBER_STACK;
   }
   return true;
 }
 
-static void order_runnable(Worker* w, unsigned n) {
-  w->runnable.clear();
-  if (w->order == ORDER_REVERSE) {
-    for (int i = (int)n - 1; i >= 0; --i) if (w->fibers[i].state == READY) w->runnable.push_back(i);
+// Link this round's READY fibers, in the launch's thread order, into a chain that ends
+// at the scheduler. Returns its length.
+static unsigned chain_ready(Worker* w, unsigned n) {
+  Fiber* f = w->fibers.data();
+  Fiber** link = &w->scheduler.next;  // the head
+  unsigned len = 0;
+  if (w->order == ORDER_RANDOM) {
+    w->runnable.clear();
+    for (unsigned i = 0; i < n; ++i) if (f[i].state == READY) w->runnable.push_back((int)i);
+    std::shuffle(w->runnable.begin(), w->runnable.end(), w->rng);
+    for (int i : w->runnable) { *link = &f[i]; link = &f[i].next; }
+    len = (unsigned)w->runnable.size();
+  } else if (w->order == ORDER_REVERSE) {
+    for (int i = (int)n - 1; i >= 0; --i) if (f[i].state == READY) { *link = &f[i]; link = &f[i].next; ++len; }
   } else {
-    for (unsigned i = 0; i < n; ++i) if (w->fibers[i].state == READY) w->runnable.push_back((int)i);
-    if (w->order == ORDER_RANDOM) std::shuffle(w->runnable.begin(), w->runnable.end(), w->rng);
+    for (unsigned i = 0; i < n; ++i) if (f[i].state == READY) { *link = &f[i]; link = &f[i].next; ++len; }
   }
+  *link = &w->scheduler;
+  return len;
 }
 
 static void run_block_as_fibers(Worker* w, unsigned n) {
@@ -171,15 +195,20 @@ static void run_block_as_fibers(Worker* w, unsigned n) {
     size_t stagger = (i * 448u) % 4096u;
     context_init(f.ctx, f.stack, FIBER_STACK - stagger, fiber_main);
   }
+  w->live = n;
+  unsigned len = chain_ready(w, n);
   for (;;) {
-    order_runnable(w, n);
-    if (!w->runnable.empty()) {
-      w->next = 0;
-      w->current = w->runnable[0];
-      Fiber& first = w->fibers[w->current];
-      threadIdx = first.tid;
-      context_switch(w->scheduler, &w->scheduler_fake_stack, first.ctx, first.stack, FIBER_STACK);
+    if (len) {
+      w->round_at_block = 0;
+      Fiber* first = w->scheduler.next;
+      w->current = first;
+      threadIdx = first->tid;
+      context_switch(w->scheduler.ctx, &w->scheduler.asan_fake_stack, first->ctx, first->stack, first->stack_size);
     }
+    if (w->live == 0) break;
+    // The common round: every live thread stopped at the block barrier. It opens, and
+    // the next round's chain is this one (unless the order is reshuffled every round).
+    if (w->round_at_block == len && len == w->live && w->order != ORDER_RANDOM) continue;
     // Every thread has run up to a barrier or its end. Warp barriers open first: a
     // warp's shuffles finish before the block barrier that follows them.
     bool at_warp = false, at_block = false;
@@ -190,11 +219,16 @@ static void run_block_as_fibers(Worker* w, unsigned n) {
     int opens = at_warp ? AT_WARP_BARRIER : at_block ? AT_BLOCK_BARRIER : -1;
     if (opens < 0) break;  // all threads exited (exited threads never hold a barrier)
     for (unsigned i = 0; i < n; ++i) if (w->fibers[i].state == opens) w->fibers[i].state = READY;
+    len = chain_ready(w, n);
   }
 }
 
 // ---------------------------------------------------------------- loop mode
-template <class Body> __attribute__((noinline)) static void loop_over_threads(Worker* w, Body& body) {
+template <class Body> __attribute__((noinline)) static void loop_over_threads(Worker* w, const Body& shared_body) {
+  // A private copy of the kernel's arguments: its address never escapes, so they live in
+  // registers. Through a pointer, every store of the kernel (-fno-strict-aliasing) might
+  // change them, and g++ would reload them at every thread and never vectorise.
+  Body body = shared_body;
   unsigned bx = blockDim.x, by = blockDim.y, bz = blockDim.z;
   if (w->order == ORDER_FORWARD) {
     for (unsigned z = 0; z < bz; ++z)
@@ -246,7 +280,7 @@ static Worker* worker_for_launch(const Grid& g) {
   pthread_getattr_np(pthread_self(), &attr);
   pthread_attr_getstack(&attr, &lo, &size);
   pthread_attr_destroy(&attr);
-  w->scheduler_stack_lo = lo; w->scheduler_stack_size = size;
+  w->scheduler.stack = (char*)lo; w->scheduler.stack_size = size;
 #endif
   if (w->lanes.size() < ((g.threads + 31) / 32) * 32) w->lanes.assign(((g.threads + 31) / 32) * 32, 0);
   return w;
@@ -347,7 +381,7 @@ template <class... A> struct Signature<void (*)(A...)> {
 template <auto K, bool FIBERS> static int launch(const unsigned* dims, size_t shared, const uint64_t* slots, int flags) {
   using T = KernelType<decltype(K)>;
   const typename T::Args args = T::unpack(slots, std::make_index_sequence<T::count>{});
-  auto body = [&args]() { std::apply([](auto... a) { K(a...); }, args); };
+  auto body = [args]() { std::apply([](auto... a) { K(a...); }, args); };
   return run_grid<FIBERS>(dims, shared, flags, body);
 }
 

@@ -109,11 +109,7 @@ void __assert_fail(const char* expr, const char* file, unsigned int line, const 
                     blockIdx.x, blockIdx.y, blockIdx.z, threadIdx.x, threadIdx.y, threadIdx.z);
   emu::Worker* w = emu::tl_worker;
   if (!w) abort();  // not inside a kernel launch
-  if (w->fiber_mode) {
-    emu::Fiber& me = w->fibers[w->current];
-    me.state = emu::EXITED;
-    emu::switch_to_next(w, me, true);
-  }
+  if (w->fiber_mode) emu::exit_fiber(w);
 #ifdef EMU_ASAN
   __asan_handle_no_return();
 #endif
