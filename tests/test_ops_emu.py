@@ -6,6 +6,7 @@ Also: sizes beyond one grid (grid-stride loops) and every kernel with barriers o
 under the emulator's race-checking mode.
 """
 import functools
+import re
 
 import numpy as np
 import pytest
@@ -99,6 +100,8 @@ def barrier_ops():
         source = os.path.join(ops_dir(), type(op).__module__.rsplit(".", 1)[-1] + ".cu")
         if os.path.exists(source):
             text = open(source).read()
+            for header in re.findall(r'#include "([^"]+)"', text):   # ops/*.cuh helpers
+                text += open(os.path.join(ops_dir(), header)).read()
             if "__syncthreads" in text or "_sync(" in text:
                 names.append(name)
     return names

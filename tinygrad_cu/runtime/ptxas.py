@@ -51,7 +51,9 @@ def compile_for(path, arch, nvcc="nvcc", extra=()):
         wrapped = os.path.join(tmp, os.path.basename(path))
         with open(wrapped, "w") as f:
             f.write('extern "C" {\n#line 1 "%s"\n%s\n}\n' % (path, source))
+        # -I the source's folder: kernel files #include their siblings (ops/*.cuh)
         cmd = [nvcc, "--cubin", f"-arch={arch}", "-std=c++17", "-Xptxas", "-v", *extra,
+               "-I", os.path.dirname(os.path.abspath(path)),
                "-o", os.path.join(tmp, "out.cubin"), wrapped]
         done = subprocess.run(cmd, capture_output=True, text=True)
     messages = done.stdout + done.stderr
