@@ -149,8 +149,9 @@ class BinaryOp(Op):
         a, b = ctx.inputs if ctx.inputs else (None, None)
         ga, gb = self.local_grads(grad, a, b, ctx.output, ctx.needs_input_grad)
         shapes = [m.shape for m in ctx.input_metas]
-        return tuple(None if (g is None or not need) else
-                     sum_to_shape(np.broadcast_to(g, grad.shape), s).astype(grad.dtype)
+        return tuple(None if (g is None or not need) else sum_to_shape(
+                         g if np.shape(g) == grad.shape else np.broadcast_to(g, grad.shape), s
+                     ).astype(grad.dtype, copy=False)
                      for g, need, s in zip((ga, gb), ctx.needs_input_grad, shapes))
 
     # CUDA: <name>_forward(A, B, out, int n, geometry) with broadcasting, or

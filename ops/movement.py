@@ -143,11 +143,13 @@ class Permute(MovementOp):
                              f"dims of shape {x.shape}")
         return Meta(tuple(x.shape[d] for d in dims), x.dtype)
 
+    # numpy reference: a strided view, no copy (as reshape's), so `x @ w.T` hands BLAS
+    # the transposed operand in place; numpy handles any strides downstream
     def forward(self, ctx, x, dims):
-        return np.asarray(x.transpose(dims), order="C")
+        return x.transpose(dims)
 
     def backward(self, ctx, grad, dims):
-        return (np.asarray(grad.transpose(np.argsort(dims)), order="C"),)
+        return (grad.transpose(sorted(range(len(dims)), key=dims.__getitem__)),)   # inverse permutation
 
     def gpu_forward(self, gpu, ctx, x, dims):
         self.check_gpu_dtype(gpu, x.dtype)

@@ -61,7 +61,7 @@ class SGDStep(UpdateOp):
             buf *= momentum
             buf += g
             g = g + momentum * buf if nesterov else buf
-        p -= (lr * g).astype(p.dtype)
+        p -= (lr * g).astype(p.dtype, copy=False)
 
     def gpu_update(self, gpu, p, g, buf, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
         # CUDA: sgd_step(param, grad, momentum_buffer, n, lr, momentum, weight_decay, nesterov)
@@ -90,7 +90,7 @@ class AdamStep(UpdateOp):
 
     def update(self, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled=False):
         if weight_decay and decoupled:
-            p -= (lr * weight_decay * p).astype(p.dtype)
+            p -= (lr * weight_decay * p).astype(p.dtype, copy=False)
         elif weight_decay:
             g = g + weight_decay * p
         m *= beta1
@@ -99,7 +99,7 @@ class AdamStep(UpdateOp):
         v += (1 - beta2) * g * g
         m_hat = m / (1 - beta1 ** step)
         v_hat = v / (1 - beta2 ** step)
-        p -= (lr * m_hat / (np.sqrt(v_hat) + eps)).astype(p.dtype)
+        p -= (lr * m_hat / (np.sqrt(v_hat) + eps)).astype(p.dtype, copy=False)
 
     def gpu_update(self, gpu, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled=False):
         # CUDA: adam_step(param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, decoupled,

@@ -136,7 +136,7 @@ class CrossEntropy(Op):
             g *= grad[:, None]
         else:
             g *= grad / (len(labels) if reduction == "mean" and len(labels) else 1)
-        return (g.astype(probs.dtype), None)
+        return (g.astype(probs.dtype, copy=False), None)
 
     # Labels are checked on the host: they are small (N int64), and copying them down
     # gives the same ValueError as the cpu path before any kernel runs.

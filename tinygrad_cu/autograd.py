@@ -15,6 +15,14 @@ from . import computation_graph as graph_mod, dtypes
 from .op import Context, Meta, get_op
 
 _grad_enabled = [True]
+_tensor_class = []      # [Tensor], filled on first use (tensor.py imports this module)
+
+
+def _Tensor():
+    if not _tensor_class:
+        from .tensor import Tensor
+        _tensor_class.append(Tensor)
+    return _tensor_class[0]
 
 
 class no_grad:
@@ -55,25 +63,27 @@ class Node:
 
 def apply(op_name, *inputs, **attrs):
     """Run op `op_name` on tensors `inputs` and record it for backward if needed."""
-    from .tensor import Tensor
     op = get_op(op_name)
     if op.n_inputs is not None and len(inputs) != op.n_inputs:
         raise TypeError(f"{op_name}: expected {op.n_inputs} tensor input(s), got {len(inputs)}")
     device = inputs[0]._dev
-    if any(t._dev is not device for t in inputs[1:]):
-        raise RuntimeError(f"{op_name}: all inputs must be on the same device, got "
-                           f"{', '.join(t.device for t in inputs)}")
-    metas = tuple(Meta(t.shape, t.dtype) for t in inputs)
+    for t in inputs:
+        if t._dev is not device:
+            raise RuntimeError(f"{op_name}: all inputs must be on the same device, got "
+                               f"{', '.join(t.device for t in inputs)}")
+    metas = tuple([Meta(t.shape, t.dtype) for t in inputs])
     out_meta = op.infer(*metas, **attrs)
-    record = (_grad_enabled[0] and op.differentiable and dtypes.is_float(out_meta.dtype)
-              and any(t.requires_grad for t in inputs))
-    needs = tuple(record and t.requires_grad for t in inputs)
+    needs = tuple([t.requires_grad for t in inputs])
+    record = (_grad_enabled[0] and op.differentiable and any(needs)
+              and dtypes.is_float(out_meta.dtype))
+    if not record:
+        needs = (False,) * len(inputs)
     ctx = Context(needs_input_grad=needs, input_metas=metas)
     out = device.forward(op, ctx, [t.buf for t in inputs], attrs)
     if tuple(out.shape) != tuple(out_meta.shape) or out.dtype != out_meta.dtype:
         raise RuntimeError(f"{op_name} on {device.name} returned {tuple(out.shape)} {out.dtype}, "
                            f"expected {tuple(out_meta.shape)} {out_meta.dtype} (a bug in the op)")
-    result = Tensor._from_buffer(out, device, requires_grad=record)
+    result = _Tensor()._from_buffer(out, device, requires_grad=record)
     if record:
         if "inputs" in op.saves:
             ctx.inputs = tuple(t.buf for t in inputs)
@@ -92,7 +102,7 @@ def _accumulate(device, a, b):
 
 def backward(root, grad=None, retain_graph=False):
     """Reverse-mode autodiff from `root` (see Tensor.backward for the semantics)."""
-    from .tensor import Tensor
+    Tensor = _Tensor()
     if not root.requires_grad:
         raise RuntimeError(f"backward: the tensor of shape {root.shape} does not require grad "
                            "and has no grad_fn (did you forget requires_grad=True, or use no_grad?)")
@@ -108,10 +118,12 @@ def backward(root, grad=None, retain_graph=False):
                            f"match the output {root.shape} {root.dtype} on {root.device}")
 
     g = graph_mod.build_graph(root, for_backward=True)
-    graph_mod.check_graph(g)
+    order = graph_mod.topological_order(g)
+    graph_mod.check_graph(g, order)
     grads = {id(root): grad.buf}
-    for key in reversed(graph_mod.topological_order(g)):
-        attrs = g.nodes[key]
+    nodes = g.nodes
+    for key in reversed(order):
+        attrs = nodes[key]
         if attrs["kind"] == "tensor":
             t = attrs["obj"]
             if t._node is None and id(t) in grads:   # a leaf: its gradient is complete
@@ -139,7 +151,7 @@ def backward(root, grad=None, retain_graph=False):
 
 
 def _deposit_leaf_grad(t, g):
-    from .tensor import Tensor
+    Tensor = _Tensor()
     if t.grad is None:
         t.grad = Tensor._from_buffer(g, t._dev)
     else:

@@ -128,6 +128,9 @@ def get_op(name):
 
 def broadcast_shapes(op_name, *shapes):
     """numpy's broadcasting rule, with an error that names the op and the shapes."""
+    first = tuple(shapes[0])
+    if all(tuple(s) == first for s in shapes[1:]):      # the common case, without numpy's cost
+        return first
     try:
         return tuple(np.broadcast_shapes(*shapes))
     except ValueError:

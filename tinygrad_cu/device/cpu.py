@@ -15,7 +15,7 @@ class CPUDevice:
         return np.array(array, order="C", copy=True)
 
     def to_numpy(self, buf):
-        return np.array(buf, copy=True)
+        return np.array(buf, order="C", copy=True)   # buffers may be strided views (permute)
 
     def forward(self, op, ctx, xs, attrs):
         # numpy returns scalars, not arrays, from 0-d arithmetic: keep buffers arrays
