@@ -17,7 +17,12 @@ def _make(name):
     if name == "cpu":
         return CPUDevice()
     if name == "emu":
-        from ..runtime import emu
+        import shutil
+        from ..runtime import emu, emu_build
+        if shutil.which(emu_build.compiler()) is None:
+            return UnavailableDevice("emu", f"the emulator needs a C++ compiler and "
+                                     f"{emu_build.compiler()!r} is not on PATH "
+                                     "(install g++, or set TINYGRAD_CU_EMU_CXX)")
         return GPUDevice("emu", emu, emu.SourceModule)
     if name == "cuda":
         return _make_cuda()
