@@ -30,6 +30,8 @@ def parse_args(description, **defaults):
     p.add_argument("--train-limit", type=int, default=defaults.get("train_limit"),
                    help="use only the first N training images (quick runs)")
     p.add_argument("--val-fraction", type=float, default=0.1, help="held-out part of the training set")
+    p.add_argument("--schedule", default=defaults.get("schedule", "constant"), choices=["constant", "cosine"],
+                   help="learning rate per epoch: constant, or a cosine decay to 0 over --epochs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=defaults.get("out", "out"), help="folder for pictures and checkpoints")
     p.add_argument("--no-plots", action="store_true")
@@ -82,6 +84,7 @@ def train(model, loss_fn, optimizer, train_set, val_set, args):
     history = {"train_loss": [], "val_loss": [], "train_acc": [], "val_acc": [], "img_per_s": []}
     loader = data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed,
                              device=args.device)
+    scheduler = tg.optim.CosineAnnealingLR(optimizer, T_max=args.epochs) if args.schedule == "cosine" else None
     for epoch in range(1, args.epochs + 1):
         start, seen, running = time.perf_counter(), 0, 0.0
         batches = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", leave=False) if tqdm else loader
@@ -96,6 +99,8 @@ def train(model, loss_fn, optimizer, train_set, val_set, args):
             if tqdm and i % 20 == 0:
                 batches.set_postfix(loss=f"{value:.3f}")
         speed = seen / (time.perf_counter() - start)
+        if scheduler:
+            scheduler.step()
         val_loss, val_acc = evaluate(model, loss_fn, val_set, args.device)
         history["train_loss"].append(running / max(seen, 1))
         history["val_loss"].append(val_loss)
