@@ -27,7 +27,7 @@ def build(arch):
 
 
 def main():
-    args = training.parse_args(__doc__.splitlines()[0], epochs=5, lr=0.5, extra={
+    args = training.parse_args(__doc__.splitlines()[0], epochs=10, lr=0.5, extra={
         "arch": (str, "lecture", "lecture (784-10-10) or large (784-256-128-10)"),
         "loss": (str, "cross-entropy", "cross-entropy | one-minus-target | quadratic")})
     tg.manual_seed(args.seed)
