@@ -16,18 +16,17 @@ import numpy as np
 from tinygrad_cu import dtypes
 from tinygrad_cu.op import Domain, Meta, Op, broadcast_shapes, register, sum_to_shape
 
+from .unary import MAX_ELEMENTS, launch_config as unary_launch_config
+
 SOURCE = "binary.cu"
 MAX_DIMS = 6                   # slots per shape/stride list; must match binary.cu
-MAX_ELEMENTS = 2**31 - 2**26   # kernels index with int; headroom for the grid-stride step
 
 
 # --- launch geometry (all of binary.cu's launch configuration is computed here) -------
 def launch_config(gpu, n):
-    """Grid and block of every kernel in binary.cu: one thread per element, grid-stride."""
-    if n > MAX_ELEMENTS:
-        raise ValueError(f"binary ops on {gpu.name}: {n} elements exceed the int-indexed "
-                         f"kernels' limit of {MAX_ELEMENTS}")
-    return gpu.grid_1d(n, block=256)
+    """Grid and block of every kernel in binary.cu: one thread per element, grid-stride,
+    int-indexed, exactly as unary.cu's."""
+    return unary_launch_config(gpu, n, family="binary")
 
 
 def contiguous_strides(shape):

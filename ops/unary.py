@@ -12,10 +12,11 @@ SOURCE = "unary.cu"
 MAX_ELEMENTS = 2**31 - 2**26   # kernels index with int; headroom for the grid-stride step
 
 
-def launch_config(gpu, n):
-    """Grid and block of every kernel in unary.cu: one thread per element, grid-stride."""
+def launch_config(gpu, n, family="unary"):
+    """Grid and block of every kernel in unary.cu (and binary.cu, which works the same
+    way): one thread per element, grid-stride."""
     if n > MAX_ELEMENTS:
-        raise ValueError(f"unary ops on {gpu.name}: {n} elements exceed the int-indexed "
+        raise ValueError(f"{family} ops on {gpu.name}: {n} elements exceed the int-indexed "
                          f"kernels' limit of {MAX_ELEMENTS}")
     return gpu.grid_1d(n, block=256)
 
