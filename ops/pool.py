@@ -3,14 +3,13 @@
 Max pooling passes each window's gradient to the first maximal element of the
 window (as PyTorch); padding counts as -inf. Average pooling divides by the full
 window size, padding included (PyTorch's count_include_pad=True).
-numpy reference: a strided window view (N, C, OH, OW, kh, kw), no loops over pixels.
+numpy reference: one strided view per window offset (tap_views), no loops over pixels.
 Kernels: ops/pool.cu, one thread per output element (forward) or per input element
 (backward, which gathers from the windows that cover it, so no atomics are needed).
 """
 import itertools
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from tinygrad_cu.op import Meta, Op, register
 
@@ -33,18 +32,24 @@ def pool_geometry(op, shape, kernel_size, stride, padding):
     return k, s, p, out
 
 
-def windows(x, k, s, p, fill):
-    xp = np.pad(x, [(0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])], constant_values=fill) if any(p) else x
-    return sliding_window_view(xp, k, axis=(2, 3))[:, :, ::s[0], ::s[1]]   # N, C, OH, OW, kh, kw
-
-
-def scatter_windows(gwin, x_shape, k, s, p):
-    """Add gradients given per window position (N, C, OH, OW, kh, kw) back into x."""
-    n, c, h, w = x_shape
-    dxp = np.zeros((n, c, h + 2 * p[0], w + 2 * p[1]), gwin.dtype)
-    oh, ow = gwin.shape[2:4]
+def tap_views(a, k, s, out):
+    """For each window offset (i, j), in order i * kw + j, the strided view of the
+    padded array `a` that holds that offset of every window: shape (N, C, OH, OW).
+    Pooling then loops over the kh * kw offsets, never over pixels."""
     for i, j in itertools.product(range(k[0]), range(k[1])):
-        dxp[:, :, i:i + s[0] * (oh - 1) + 1:s[0], j:j + s[1] * (ow - 1) + 1:s[1]] += gwin[..., i, j]
+        yield i * k[1] + j, a[:, :, i:i + s[0] * (out[0] - 1) + 1:s[0], j:j + s[1] * (out[1] - 1) + 1:s[1]]
+
+
+def padded(x, p, fill):
+    return np.pad(x, [(0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])], constant_values=fill) if any(p) else x
+
+
+def scatter_taps(x_shape, k, s, p, out, grad_at_tap, dtype):
+    """The adjoint of tap_views: add each offset's gradient (N, C, OH, OW) back into x."""
+    n, c, h, w = x_shape
+    dxp = np.zeros((n, c, h + 2 * p[0], w + 2 * p[1]), dtype)
+    for tap, view in tap_views(dxp, k, s, out):
+        view += grad_at_tap(tap)
     return np.asarray(dxp[:, :, p[0]:p[0] + h, p[1]:p[1] + w], order="C")
 
 
@@ -106,17 +111,24 @@ class MaxPool2d(Pool2d):
 
     def forward(self, ctx, x, kernel_size, stride=None, padding=0):
         k, s, p, out = pool_geometry(self.name, x.shape, kernel_size, stride, padding)
-        win = windows(x, k, s, p, -np.inf).reshape(*x.shape[:2], *out, -1)
-        arg = win.argmax(axis=-1)                      # first maximum in each window
+        y, arg = None, np.zeros(x.shape[:2] + out, np.int32)
+        for tap, v in tap_views(padded(x, p, -np.inf), k, s, out):
+            if y is None:
+                y = v.copy()
+                continue
+            # a later offset wins only if strictly larger (ties keep the first maximum),
+            # or if it is the first NaN (numpy's argmax rule)
+            better = (v > y) | (np.isnan(v) & ~np.isnan(y))
+            np.copyto(y, v, where=better)
+            arg[better] = tap
         ctx.save(argmax=arg)
-        return np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+        return y
 
     def backward(self, ctx, grad, kernel_size, stride=None, padding=0):
         shape = ctx.input_metas[0].shape
         k, s, p, out = pool_geometry(self.name, shape, kernel_size, stride, padding)
-        onehot = np.arange(k[0] * k[1]) == ctx.saved["argmax"][..., None]
-        gwin = (onehot * grad[..., None]).astype(grad.dtype).reshape(*grad.shape, *k)
-        return (scatter_windows(gwin, shape, k, s, p),)
+        arg = ctx.saved["argmax"]
+        return (scatter_taps(shape, k, s, p, out, lambda tap: np.where(arg == tap, grad, 0), grad.dtype),)
 
     def forward_buffers(self, gpu, ctx, out_shape):
         # each window's argmax (its position i * kw + j in the window) for the backward
@@ -136,12 +148,11 @@ class AvgPool2d(Pool2d):
 
     def forward(self, ctx, x, kernel_size, stride=None, padding=0):
         # the sum of kh*kw strided views of x, one per window offset: ~10x faster in numpy
-        # than a mean over the (kh, kw) axes of the window view
+        # than a mean over the (kh, kw) axes of a window view
         k, s, p, out = pool_geometry(self.name, x.shape, kernel_size, stride, padding)
-        xp = np.pad(x, [(0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])]) if any(p) else x
         total = np.zeros(x.shape[:2] + out, x.dtype)
-        for i, j in itertools.product(range(k[0]), range(k[1])):
-            total += xp[:, :, i:i + s[0] * (out[0] - 1) + 1:s[0], j:j + s[1] * (out[1] - 1) + 1:s[1]]
+        for _, v in tap_views(padded(x, p, 0), k, s, out):
+            total += v
         total /= k[0] * k[1]
         return total
 
@@ -149,5 +160,4 @@ class AvgPool2d(Pool2d):
         shape = ctx.input_metas[0].shape
         k, s, p, out = pool_geometry(self.name, shape, kernel_size, stride, padding)
         share = grad / grad.dtype.type(k[0] * k[1])
-        gwin = np.broadcast_to(share[..., None, None], (*grad.shape, *k))
-        return (scatter_windows(gwin, shape, k, s, p),)
+        return (scatter_taps(shape, k, s, p, out, lambda tap: share, grad.dtype),)
