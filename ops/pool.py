@@ -111,16 +111,17 @@ class MaxPool2d(Pool2d):
 
     def forward(self, ctx, x, kernel_size, stride=None, padding=0):
         k, s, p, out = pool_geometry(self.name, x.shape, kernel_size, stride, padding)
-        y, arg = None, np.zeros(x.shape[:2] + out, np.int32)
-        for tap, v in tap_views(padded(x, p, -np.inf), k, s, out):
-            if y is None:
-                y = v.copy()
-                continue
-            # a later offset wins only if strictly larger (ties keep the first maximum),
-            # or if it is the first NaN (numpy's argmax rule)
-            better = (v > y) | (np.isnan(v) & ~np.isnan(y))
-            np.copyto(y, v, where=better)
-            arg[better] = tap
+        views = list(tap_views(padded(x, p, -np.inf), k, s, out))
+        y = views[0][1].copy()
+        for _, v in views[1:]:
+            np.maximum(y, v, out=y)                     # NaN wins, as numpy's max
+        # each window's FIRST maximal offset: walk the offsets backwards, the earliest
+        # match overwrites later ones (a NaN maximum matches the first NaN)
+        nan = np.isnan(y) if np.isnan(y).any() else None
+        arg = np.zeros(y.shape, np.int32)
+        for tap, v in reversed(views):
+            match = v == y if nan is None else (v == y) | (nan & np.isnan(v))
+            np.copyto(arg, np.int32(tap), where=match)
         ctx.save(argmax=arg)
         return y
 
