@@ -78,3 +78,17 @@ def test_unknown_device_and_dtype():
         tg.ones(2, device="tpu")
     with pytest.raises(TypeError, match="dtype"):
         tg.ones(2, dtype=np.complex64)
+
+
+def test_out_of_range_dims_are_index_errors():
+    with pytest.raises(IndexError, match=r"squeeze: dim 2 is out of range for a tensor of shape \(1, 3\)"):
+        tg.ones(1, 3).squeeze(2)
+    with pytest.raises(IndexError, match="flatten"):
+        tg.ones(2, 3).flatten(5)
+    with pytest.raises(IndexError, match="unsqueeze"):
+        tg.ones(2, 3).unsqueeze(4)
+
+
+def test_pad_with_a_flat_tuple_explains_the_two_forms():
+    with pytest.raises(ValueError, match=r"pad: pad_width must be one \(before, after\) pair per dim"):
+        tg.ones(2, 3).pad((1, 1))

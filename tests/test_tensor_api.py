@@ -157,3 +157,31 @@ def test_broadcast_arithmetic_and_gradients_match_numpy(pair, op):
                                                           keepdims=True).reshape(shape)
     np.testing.assert_allclose(ta.grad.numpy(), reduce_to(np.broadcast_to(ga, ref.shape), a.shape))
     np.testing.assert_allclose(tb.grad.numpy(), reduce_to(np.broadcast_to(gb, ref.shape), b.shape))
+
+
+def test_assign_copies_the_data():
+    a = tg.tensor([1.0, 2.0])
+    b = tg.zeros(2)
+    b.assign(a)
+    a.assign(tg.tensor([5.0, 6.0]))
+    assert b.tolist() == [1.0, 2.0]
+
+
+def test_negative_permute_dims_and_empty_index_lists():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    t = tg.tensor(a)
+    np.testing.assert_array_equal(t.permute(0, -1, -2).numpy(), a.transpose(0, 2, 1))
+    assert t[0, 0, []].shape == a[0, 0, []].shape == (0,)
+
+
+def test_moving_a_leaf_keeps_requires_grad_but_a_non_leaf_is_refused():
+    ok, _ = tg.device_status("emu")
+    target = "emu" if ok else "cpu"
+    w = tg.randn(3, requires_grad=True)
+    moved = w.to(target)
+    assert moved.requires_grad and moved.is_leaf
+    if target != "cpu":
+        with pytest.raises(RuntimeError, match="cut the graph"):
+            (w * 2.0).to(target)
+        with tg.no_grad():
+            assert not (w * 2.0).to(target).requires_grad

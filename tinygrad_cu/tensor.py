@@ -126,7 +126,7 @@ class Tensor:
                              f"{self.shape} {self.dtype} on {self.device}")
         if self._node is not None:
             raise RuntimeError("assign: only leaf tensors can be assigned to")
-        self.buf = value.buf
+        self.buf = self._dev.copy(value.buf)     # a copy: later in-place updates of value stay there
         return self
 
     def detach(self):
@@ -140,7 +140,8 @@ class Tensor:
     # --- devices and dtypes ------------------------------------------------------
     def to(self, target):
         """A copy on another device ('cpu', 'emu', 'cuda') or in another dtype.
-        A device copy is a new leaf that keeps `requires_grad` (for moving models)."""
+        A device copy of a leaf is a new leaf that keeps `requires_grad` (for moving
+        models and inputs); moving a tensor in the middle of a graph is refused."""
         try:
             dtype = dtypes.as_dtype(target) if not (isinstance(target, str) and
                                                     target.split(":")[0] in ("cpu", "emu", "cuda")) else None
@@ -151,6 +152,11 @@ class Tensor:
         dev = get_device(target)
         if dev is self._dev:
             return self
+        if self._node is not None and autograd.is_grad_enabled():
+            # the copy would be a new leaf: gradients would silently stop here
+            raise RuntimeError(f"to: moving a non-leaf tensor {self.shape} from {self.device} to "
+                               f"{dev.name} would cut the graph; move the leaves (model.to(...), "
+                               "inputs) before computing, or detach() it first")
         out = Tensor._from_buffer(dev.from_numpy(self.numpy()), dev)
         return out.requires_grad_(self.requires_grad) if self.requires_grad else out
 
@@ -229,7 +235,7 @@ class Tensor:
         if other.ndim == 1:
             out = out.squeeze(-1)
         if self.ndim == 1:
-            out = out.squeeze(-2)
+            out = out.squeeze(-1 if other.ndim == 1 else -2)
         return out
 
     def dot(self, other):
@@ -295,15 +301,22 @@ class Tensor:
 
     view = reshape
 
+    def _dim(self, dim, op, extra=0):
+        """A dim in [-ndim - extra, ndim + extra) as a non-negative index, else IndexError."""
+        n = self.ndim + extra
+        if not -max(n, 1) <= dim < max(n, 1):
+            raise IndexError(f"{op}: dim {dim} is out of range for a tensor of shape {self.shape}")
+        return dim % max(n, 1)
+
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
             return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
+        start, end = self._dim(start_dim, "flatten"), self._dim(end_dim, "flatten")
         return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
 
     def permute(self, *dims):
         dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
-        return apply("permute", self, dims=tuple(int(d) for d in dims))
+        return apply("permute", self, dims=tuple(self._dim(int(d), "permute") for d in dims))
 
     def transpose(self, dim0=-2, dim1=-1):
         if self.ndim < 2:
@@ -321,15 +334,13 @@ class Tensor:
     def squeeze(self, dim=None):
         if dim is None:
             return self.reshape(tuple(s for s in self.shape if s != 1))
-        dim = dim % max(self.ndim, 1)
+        dim = self._dim(dim, "squeeze")
         if self.ndim == 0 or self.shape[dim] != 1:
             return self
         return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
 
     def unsqueeze(self, dim):
-        if not -self.ndim - 1 <= dim <= self.ndim:
-            raise ValueError(f"unsqueeze: dim {dim} is out of range for shape {self.shape}")
-        dim = dim % (self.ndim + 1)
+        dim = self._dim(dim, "unsqueeze", extra=1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def __getitem__(self, index):
@@ -339,7 +350,11 @@ class Tensor:
 
     def pad(self, pad_width, value=0.0):
         """numpy-style padding: one (before, after) pair per dimension."""
-        pad_width = tuple((int(a), int(b)) for a, b in pad_width)
+        try:
+            pad_width = tuple((int(a), int(b)) for a, b in pad_width)
+        except (TypeError, ValueError):
+            raise ValueError(f"pad: pad_width must be one (before, after) pair per dim of {self.shape}, "
+                             f"got {pad_width!r} (nn.functional.pad takes PyTorch's flat form)") from None
         return apply("pad", self, pad_width=pad_width, value=float(value))
 
     # --- functional conveniences --------------------------------------------------
@@ -358,7 +373,7 @@ def _normalize_index(index):
         if isinstance(it, Tensor):
             it = it.numpy()
         if isinstance(it, list):
-            it = np.asarray(it)
+            it = np.asarray(it) if it else np.zeros(0, np.int64)   # [] selects nothing
         out.append(it)
     return tuple(out)
 

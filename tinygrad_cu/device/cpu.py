@@ -14,6 +14,9 @@ class CPUDevice:
         # always a copy, as torch.tensor: in-place updates must never reach the caller's array
         return np.array(array, order="C", copy=True)
 
+    def copy(self, buf):
+        return np.array(buf, order="C", copy=True)
+
     def to_numpy(self, buf):
         return np.array(buf, order="C", copy=True)   # buffers may be strided views (permute)
 
