@@ -155,6 +155,10 @@ BINARY_FORWARD(lt, bool, a < b)
 BINARY_FORWARD(le, bool, a <= b)
 BINARY_FORWARD(gt, bool, a > b)
 BINARY_FORWARD(ge, bool, a >= b)
+// integer arithmetic on int64 (labels, indices, counts); no gradient, so no backward
+BINARY_FORWARD_T(add_i64, long long, long long, a + b)
+BINARY_FORWARD_T(sub_i64, long long, long long, a - b)
+BINARY_FORWARD_T(mul_i64, long long, long long, a * b)
 // the same comparisons on int64 (labels against predicted classes: `argmax == y`)
 BINARY_FORWARD_T(eq_i64, long long, bool, a == b)
 BINARY_FORWARD_T(ne_i64, long long, bool, a != b)
@@ -194,6 +198,6 @@ BINARY_BACKWARD(mul, a, g * b)
 BINARY_BACKWARD(mul, b, g * a)
 BINARY_BACKWARD(div, a, g / b)
 BINARY_BACKWARD(div, b, -g * a / (b * b))
-BINARY_BACKWARD(pow, a, g * b * powf(a, b - 1.f))
+BINARY_BACKWARD(pow, a, b == 0.f ? 0.f : g * b * powf(a, b - 1.f))   // 0 at b == 0, even for a == 0
 // d(a^b)/db = a^b log a, taken as 0 where a == 0 (the limit for b > 0), as the reference
 BINARY_BACKWARD(pow, b, g * powf(a, b) * logf(a == 0.f ? 1.f : a))

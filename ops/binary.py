@@ -201,6 +201,11 @@ class BinaryOp(Op):
 class ArithmeticOp(BinaryOp):
     float_only = False         # ints add and multiply too (labels, indices); no gradient
 
+    def gpu_kernel_prefix(self, gpu, a, b):
+        if a.dtype == b.dtype == dtypes.int64:      # e.g. labels + 1, counts * 2
+            return f"{self.name}_i64"
+        return super().gpu_kernel_prefix(gpu, a, b)
+
 
 @register
 class Add(ArithmeticOp):
@@ -232,7 +237,7 @@ class Sub(ArithmeticOp):
 class Mul(ArithmeticOp):
     name = "mul"
     def forward(self, ctx, a, b): return a * b
-    def local_grads(self, g, a, b, out, needs): return g * b, g * a
+    def local_grads(self, g, a, b, out, needs): return (g * b if needs[0] else None), (g * a if needs[1] else None)
 
 
 @register
@@ -261,7 +266,8 @@ class Pow(BinaryOp):
 
     def local_grads(self, g, a, b, out, needs):
         with np.errstate(divide="ignore", invalid="ignore"):
-            ga = g * b * np.power(a, b - 1) if needs[0] else None
+            # b a^(b-1) is taken as 0 where b == 0 (0 ** 0 would give 0 * inf), as PyTorch
+            ga = np.where(b == 0, 0, g * b * np.power(a, b - 1)) if needs[0] else None
             gb = g * np.power(a, b) * np.log(np.where(a == 0, 1, a)) if needs[1] else None
         return ga, gb
 

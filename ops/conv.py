@@ -38,7 +38,6 @@ def im2col(x, kernel, stride, padding):
     channel c as seen through kernel tap `tap` from every output position. Built one
     tap at a time (a strided copy of N x C planes per tap), so numpy copies long runs
     along the image rows instead of kernel-sized pieces."""
-    d = len(kernel)
     xp = np.pad(x, [(0, 0), (0, 0)] + [(p, p) for p in padding]) if any(padding) else x
     out = tuple(out_size(s, k, st, 0) for s, k, st in zip(xp.shape[2:], kernel, stride))
     cols = np.empty((x.shape[1], *kernel, x.shape[0], *out), x.dtype)

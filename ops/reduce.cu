@@ -27,23 +27,11 @@
 //   input group d, geom[ndim + d] its stride in the output (0 for a reduced group).
 
 // ------------------------------------------------------------ block-wide reduction
-// One float per thread, combined over the block; used by every forward kernel here
-// (ops/softmax.cu has a copy: each .cu file compiles on its own).
-//
-// Every thread of the block brings one partial value v; the block combines them with
-// REDUCE_SUM (+), REDUCE_MAX or REDUCE_MIN. blockDim.x must be a power of two between
-// 32 (one warp) and REDUCE_MAX_THREADS (the launch code in ops/reduce.py guarantees it).
-//
-//   1. each thread writes v to buf[threadIdx.x] (shared memory, blockDim.x floats);
-//      __syncthreads(): every partial is written before anyone reads a neighbour's.
-//   2. tree in shared memory: at level s (blockDim/2, blockDim/4, ..., 32) thread t < s
-//      combines buf[t] and buf[t + s]; __syncthreads() after each level, because the
-//      next level reads what this one wrote (in other warps).
-//   3. the last 32 partials are in one warp: lane t loads buf[t] and five
-//      __shfl_down_sync steps (16, 8, 4, 2, 1) combine them in registers, no barrier.
-// The result is valid in thread 0 only. No barrier at the end: the next call's first
-// write buf[t] = v conflicts with nothing (warp 0 reads only buf[lane] in step 3).
-
+// block_reduce (ops/block_reduce.cuh, shared with softmax.cu) combines one float per
+// thread over the block with REDUCE_SUM, REDUCE_MAX or REDUCE_MIN: a shared-memory tree
+// with a __syncthreads() after each level, then the last warp with shuffles; the header
+// explains each barrier. The launch code in ops/reduce.py makes blockDim.x a power of
+// two in [32, REDUCE_MAX_THREADS].
 #include "block_reduce.cuh"
 
 // Output index (flat, contiguous output) of input element i.

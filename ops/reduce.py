@@ -10,7 +10,7 @@ from tinygrad_cu import dtypes
 from tinygrad_cu.op import Meta, Op, normalize_axes, register
 
 SOURCE = "reduce.cu"
-MAX_THREADS = 256   # = REDUCE_MAX_THREADS in ops/reduce.cu and ops/softmax.cu (shared-memory arrays)
+MAX_THREADS = 256   # = REDUCE_MAX_THREADS in ops/block_reduce.cuh (shared-memory arrays)
 
 
 def reduced_shape(shape, axes, keepdims):
@@ -188,14 +188,15 @@ class Min(ExtremumOp):
 
 
 class ArgOp(Op):
-    """Index of the first extreme element along one axis (flattened if axis is None)."""
+    """Index of the first extreme element along one axis (flattened if axis is None).
+    Floating point inputs only, on every device (the kernels compare float32)."""
     differentiable = False
-    float_only = False
     saves = ()
     test_attrs = (dict(axis=None, keepdims=False), dict(axis=-1, keepdims=False),
                   dict(axis=0, keepdims=True))
 
     def infer(self, x, axis=None, keepdims=False):
+        self.check_float(x)
         if axis is not None and not isinstance(axis, (int, np.integer)):
             raise TypeError(f"{self.name}: axis must be None or an int, got {axis!r}")
         if 0 in x.shape:

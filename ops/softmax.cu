@@ -23,7 +23,7 @@
 // ~5 flops (one exp) per element over 16 bytes, ~0.3 flop/byte: bandwidth bound; the
 // second and third reads of a row usually hit the cache.
 
-// --------------------------------------------- block-wide reduction (as in ops/reduce.cu)
+// --------------------------------------------- block-wide reduction (ops/block_reduce.cuh)
 // One float per thread, blockDim.x a power of two in [32, REDUCE_MAX_THREADS]; result in
 // thread 0. Tree in shared memory with a barrier after the first write and after each
 // level (the next level reads other warps' results), then the last warp with shuffles.

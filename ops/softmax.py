@@ -31,6 +31,8 @@ class RowOp(Op):
         self.check_float(x)
         if len(x.shape) == 0:
             raise ValueError(f"{self.name}: needs at least 1 dimension, got a 0-d tensor")
+        if not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{self.name}: axis must be an int (one axis), got {axis!r}")
         normalize_axes(self.name, axis, len(x.shape))
         return Meta(x.shape, x.dtype)
 

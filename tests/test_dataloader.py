@@ -143,3 +143,18 @@ def test_normalize_flatten_nchw():
     assert to_nchw(x).shape == (1, 1, 2, 2)
     with pytest.raises(ValueError):
         to_nchw(x[None])
+
+
+def test_manual_seed_fixes_unseeded_shuffles_and_splits():
+    import tinygrad_cu as tg
+    from tinygrad_cu.data import DataLoader, TensorDataset, random_split
+    ds = TensorDataset(np.arange(20, dtype=np.float32), np.arange(20))
+
+    def run():
+        tg.manual_seed(3)
+        order = np.concatenate([x for x, _ in DataLoader(ds, batch_size=5, shuffle=True, as_numpy=True)])
+        a, _ = random_split(ds, [15, 5])
+        return order, [int(a[i][1]) for i in range(len(a))]
+    (o1, s1), (o2, s2) = run(), run()
+    np.testing.assert_array_equal(o1, o2)
+    assert s1 == s2 and sorted(o1.tolist()) == list(range(20))

@@ -57,3 +57,40 @@ def test_sigmoid_and_softplus_do_not_overflow():
     x = tg.tensor([-100.0, 100.0])
     np.testing.assert_allclose(x.sigmoid().numpy(), [0.0, 1.0], atol=1e-30)
     np.testing.assert_allclose(x.softplus().numpy(), [0.0, 100.0], atol=1e-30)
+
+
+@pytest.mark.parametrize("device", ["cpu", "emu"])
+def test_edge_values_on_every_device(device):
+    """The documented edge values hold on the kernels too, not only on numpy."""
+    from conftest import device_or_skip
+    device_or_skip(device)
+    x = tg.tensor([-1.0, 0.0, 2.0], device=device, requires_grad=True)
+    x.relu().sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 1.0]
+    m = tg.tensor([[1.0, 3.0, 3.0]], device=device, requires_grad=True)
+    m.max(axis=1).sum().backward()
+    np.testing.assert_allclose(m.grad.numpy(), [[0, 0.5, 0.5]])
+    assert tg.tensor([1.0, 4.0, 4.0], device=device).argmax().item() == 1
+    assert tg.tensor([0.0], device=device).log().item() == -np.inf
+    big = tg.tensor([[1000.0, 0.0, -1000.0]], device=device, requires_grad=True)
+    np.testing.assert_allclose(F.softmax(big, dim=1).numpy(), [[1, 0, 0]], atol=1e-6)
+    loss = F.cross_entropy(big, tg.tensor([2], device=device))
+    np.testing.assert_allclose(loss.item(), 2000.0, rtol=1e-6)
+    loss.backward()
+    np.testing.assert_allclose(big.grad.numpy(), [[1, 0, -1]], atol=1e-6)
+    a = tg.tensor([0.0, 0.0], device=device, requires_grad=True)
+    (a ** tg.tensor([0.0, 2.0], device=device)).sum().backward()
+    assert a.grad.tolist() == [0.0, 0.0]                 # 0 ** 0: gradient 0, as PyTorch
+
+
+@pytest.mark.parametrize("device", ["cpu", "emu"])
+def test_integer_arithmetic_and_int32_labels_on_every_device(device):
+    from conftest import device_or_skip
+    device_or_skip(device)
+    labels = tg.tensor([1, 2, 3], device=device)
+    assert (labels * 3 + labels - 1).tolist() == [3, 7, 11]
+    logits = tg.zeros(3, 4, device=device)
+    np.testing.assert_allclose(F.cross_entropy(logits, tg.tensor([0, 1, 3], dtype=tg.int32, device=device)).item(),
+                               np.log(4), rtol=1e-6)
+    with pytest.raises(TypeError, match="softmax: axis must be an int"):
+        F.softmax(logits, dim=(0, 1))

@@ -4,7 +4,6 @@ import sys
 import os
 
 import numpy as np
-import pytest
 
 import tinygrad_cu as tg
 from tinygrad_cu import nn

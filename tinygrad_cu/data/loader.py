@@ -56,6 +56,15 @@ class Subset(Dataset):
         return _fetch_batch(self.dataset, self.indices[indices])
 
 
+def _generator(seed):
+    """numpy Generator for `seed`; without one, a child of the global tg.manual_seed
+    generator, so a seeded script shuffles the same way every run."""
+    if seed is not None:
+        return np.random.default_rng(seed)
+    from ..creation import rng
+    return np.random.default_rng(rng().integers(2**63))
+
+
 def random_split(dataset, lengths, seed=None):
     """Split into disjoint Subsets covering every item once, e.g. train/validation.
 
@@ -73,7 +82,7 @@ def random_split(dataset, lengths, seed=None):
     if sum(lengths) != n or any(x < 0 for x in lengths):
         raise ValueError(f"split lengths {lengths} must be non-negative and sum to {n} "
                          "(or be fractions summing to 1)")
-    order = np.random.default_rng(seed).permutation(n)
+    order = _generator(seed).permutation(n)
     bounds = np.cumsum([0] + lengths)
     return [Subset(dataset, order[start:stop]) for start, stop in zip(bounds[:-1], bounds[1:])]
 
@@ -111,7 +120,7 @@ class DataLoader:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.dataset, self.batch_size, self.shuffle = dataset, int(batch_size), shuffle
         self.drop_last, self.device, self.as_numpy = drop_last, device, as_numpy
-        self.rng = np.random.default_rng(seed)
+        self.rng = _generator(seed)
 
     def __len__(self):
         n = len(self.dataset)

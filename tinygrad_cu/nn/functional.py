@@ -28,6 +28,8 @@ def cross_entropy(logits, labels, reduction="mean"):
     """-log softmax(logits)[t], from raw logits (N, C) and integer labels (N,)."""
     if not isinstance(labels, Tensor):
         labels = Tensor(np.asarray(labels), device=logits.device)
+    if labels.dtype.kind in "iu" and labels.dtype != np.int64:
+        labels = labels.long()                 # the kernels take int64 labels
     return apply("cross_entropy", logits, labels, reduction=reduction)
 
 
