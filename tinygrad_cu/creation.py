@@ -6,6 +6,7 @@ device, so the same seed gives the same numbers on cpu, emu and cuda.
 import numpy as np
 
 from . import dtypes
+from .device import get_device
 from .tensor import Tensor
 
 _rng = [np.random.default_rng(0)]
@@ -35,11 +36,16 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False):
-    return _make(np.zeros(_shape(shape)), dtype, device, requires_grad)
+    """Zeros made on the device itself (a memset on emu/cuda), never via a host array."""
+    dtype = dtypes.as_dtype(dtype) or dtypes.float32
+    dev = get_device(device)
+    t = Tensor._from_buffer(dev.zeros(_shape(shape), dtype), dev)
+    return t.requires_grad_(True) if requires_grad else t
 
 
 def ones(*shape, dtype=None, device=None, requires_grad=False):
-    return _make(np.ones(_shape(shape)), dtype, device, requires_grad)
+    dtype = dtypes.as_dtype(dtype) or dtypes.float32
+    return _make(np.ones(_shape(shape), dtype), dtype, device, requires_grad)
 
 
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
@@ -49,14 +55,23 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
     return _make(np.full(shape, fill_value), dtype, device, requires_grad)
 
 
+def _float_dtype(dtype):
+    dtype = dtypes.as_dtype(dtype) or dtypes.float32
+    if not dtypes.is_float(dtype):
+        raise TypeError(f"random floats cannot have dtype {dtype}; use randint for integers")
+    return dtype
+
+
 def rand(*shape, dtype=None, device=None, requires_grad=False):
-    """Uniform on [0, 1)."""
-    return _make(rng().random(_shape(shape)), dtype, device, requires_grad)
+    """Uniform on [0, 1), drawn directly in the tensor's float dtype."""
+    dtype = _float_dtype(dtype)
+    return _make(rng().random(_shape(shape), dtype=dtype), dtype, device, requires_grad)
 
 
 def randn(*shape, dtype=None, device=None, requires_grad=False):
-    """Standard normal."""
-    return _make(rng().standard_normal(_shape(shape)), dtype, device, requires_grad)
+    """Standard normal, drawn directly in the tensor's float dtype."""
+    dtype = _float_dtype(dtype)
+    return _make(rng().standard_normal(_shape(shape), dtype=dtype), dtype, device, requires_grad)
 
 
 def randint(low, high, size, dtype=None, device=None):
