@@ -111,7 +111,7 @@ def launch_gemm(gpu, kernel, x, y, out, offsets, batches, group, m, n, k):
     rows, cols = {"matmul_forward": (m, n), "matmul_backward_a": (m, k),
                   "matmul_backward_b": (k, n)}[kernel]
     grid, block = launch_config(gpu, batches, rows, cols)
-    table = gpu.from_numpy(np.ascontiguousarray(offsets, dtype=np.int64))
+    table = gpu.table(np.asarray(offsets, dtype=np.int64))
     groups = () if group is None else (np.int32(group),)
     gpu.launch(SOURCE, kernel, grid, block, x, y, out, table, np.int32(batches), *groups,
                np.int32(m), np.int32(n), np.int32(k))

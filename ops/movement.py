@@ -64,7 +64,7 @@ def _strided(gpu, kernel, src, dst, shape, strides, base):
     if n == 0:
         return dst
     dims, st = collapse(shape, strides)
-    geom = gpu.from_numpy(np.array(dims + st, np.int64))
+    geom = gpu.table(np.array(dims + st, np.int64))
     grid, block = launch_config(gpu, n)
     gpu.launch(SOURCE, kernel, grid, block, src, dst, geom, np.int32(len(dims)), np.int64(base),
                np.int64(n), np.int32(src.dtype.itemsize))
@@ -342,7 +342,7 @@ class Pad(MovementOp):
         out = gpu.empty(tuple(n + a + b for n, (a, b) in zip(x.shape, pad_width)), x.dtype)
         if out.size:
             before = [int(a) for a, _ in pad_width]
-            geom = gpu.from_numpy(np.array(list(out.shape) + list(x.shape) + before, np.int64))
+            geom = gpu.table(np.array(list(out.shape) + list(x.shape) + before, np.int64))
             # the constant's bit pattern in x's dtype, as a 64-bit integer (low bytes used)
             bits = np.asarray(value).astype(x.dtype).reshape(1).view(f"u{x.dtype.itemsize}")[0]
             grid, block = launch_config(gpu, out.size)

@@ -84,7 +84,7 @@ def output_geometry(gpu, shape, axes):
         strides.append(0 if reduced else stride)
         stride *= 1 if reduced else n
     geom = np.array([n for n, _ in groups] + strides[::-1], dtype=np.int64)
-    return gpu.from_numpy(geom), np.int32(len(groups))
+    return gpu.table(geom), np.int32(len(groups))
 
 
 class ReduceOp(Op):

@@ -117,3 +117,14 @@ def test_barrier_kernels_pass_race_mode(name, rng, monkeypatch):
     racy = GPUDevice("emu", emu, functools.partial(emu.SourceModule, check="race"))
     monkeypatch.setitem(_devices, "emu", racy)
     check_op_on_emu(name, rng, cases_for(name, rng, dtype=np.float32)[:2])
+
+
+def test_geometry_tables_are_uploaded_once_and_shared():
+    device_or_skip("emu")
+    from tinygrad_cu.device import get_device
+    gpu = get_device("emu")
+    table = np.array([3, 4, 4, 1], np.int64)
+    first, second = gpu.table(table), gpu.table(table.copy())
+    assert first is second
+    np.testing.assert_array_equal(gpu.to_numpy(first), table)
+    assert gpu.table(np.array([3, 4, 4, 2], np.int64)) is not first

@@ -8,6 +8,7 @@ both come from `tinygrad_cu.runtime.emu`. Nothing else differs: the ops' launch 
 """
 import os
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -60,6 +61,7 @@ class GPUDevice:
         self.name, self.driver, self.SourceModule = name, driver, source_module
         self.available, self.reason = True, "ready"
         self._modules = {}
+        self._tables = OrderedDict()          # content -> DeviceArray, see table()
         self._lock = threading.Lock()
         self.sync_every_launch = os.environ.get("TINYGRAD_CU_SYNC", "0") == "1"
 
@@ -91,6 +93,29 @@ class GPUDevice:
         if host.nbytes:
             self.driver.memcpy_dtoh(host, buf.alloc)
         return host
+
+    TABLE_CACHE_ENTRIES, TABLE_CACHE_MAX_BYTES = 1024, 1 << 16
+
+    def table(self, array):
+        """A read-only device copy of a small host table (shapes, strides, batch offsets
+        that kernels read through a `const long long*`), cached by content: a training
+        step launches the same geometries every step, so after the first step nothing is
+        uploaded. Kernels must never write to a table."""
+        array = np.asarray(array, order="C")
+        if array.nbytes > self.TABLE_CACHE_MAX_BYTES:
+            return self.from_numpy(array)
+        key = (array.dtype.str, array.shape, array.tobytes())
+        with self._lock:
+            buf = self._tables.get(key)
+            if buf is not None:
+                self._tables.move_to_end(key)
+                return buf
+        buf = self.from_numpy(array)
+        with self._lock:
+            self._tables[key] = buf
+            if len(self._tables) > self.TABLE_CACHE_ENTRIES:
+                self._tables.popitem(last=False)
+        return buf
 
     def copy(self, buf):
         out = self.empty(buf.shape, buf.dtype)
