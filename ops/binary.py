@@ -14,7 +14,7 @@ arguments (see the header of binary.cu); `gpu_sum_to_shape` is the device versio
 import numpy as np
 
 from tinygrad_cu import dtypes
-from tinygrad_cu.op import Domain, Meta, Op, broadcast_shapes, register, sum_to_shape
+from tinygrad_cu.op import Domain, Meta, Op, broadcast_shapes, contiguous_strides, register, sum_to_shape
 
 from .unary import MAX_ELEMENTS, launch_config as unary_launch_config
 
@@ -27,14 +27,6 @@ def launch_config(gpu, n):
     """Grid and block of every kernel in binary.cu: one thread per element, grid-stride,
     int-indexed, exactly as unary.cu's."""
     return unary_launch_config(gpu, n, family="binary")
-
-
-def contiguous_strides(shape):
-    strides, step = [], 1
-    for n in reversed(shape):
-        strides.append(step)
-        step *= n
-    return tuple(reversed(strides))
 
 
 def broadcast_strides(shape, out_shape):
@@ -77,20 +69,13 @@ def broadcast_geometry(what, out_shape, a_shape, b_shape):
     return dims_args(what, dims or [(1, 0, 0)])
 
 
-def check_float32(op_name, gpu, *bufs):
-    """GPU kernels take float32 only: any other dtype is a TypeError naming op, device, dtype."""
-    for b in bufs:
-        if b.dtype != np.float32:
-            raise TypeError(f"{op_name}: device {gpu.name} runs float32 kernels only, got dtype {b.dtype}")
-
-
 def gpu_sum_to_shape(gpu, grad, shape):
     """Device version of `sum_to_shape`: sum a contiguous float32 gradient over the
     axes along which `shape` was broadcast to grad.shape. Like the numpy version it
     returns grad itself (as a reshaped view when only size-1 dims differ) when there
     is nothing to sum; copy it if you need a buffer of your own."""
     shape = tuple(int(n) for n in shape)
-    check_float32("sum_to_shape", gpu, grad)
+    gpu.require_dtype("sum_to_shape", grad)
     if broadcast_shapes("sum_to_shape", shape, grad.shape) != tuple(grad.shape):
         raise ValueError(f"sum_to_shape: shape {shape} does not broadcast to the gradient's {tuple(grad.shape)}")
     if tuple(grad.shape) == shape:
@@ -174,7 +159,7 @@ class BinaryOp(Op):
 
     def gpu_kernel_prefix(self, gpu, a, b):
         """The kernels' name prefix for these dtypes (float32 only, except comparisons)."""
-        check_float32(self.name, gpu, a, b)
+        gpu.require_dtype(self.name, a, b)
         return self.name
 
     def gpu_backward(self, gpu, ctx, grad):

@@ -44,7 +44,7 @@ class Matmul(Op):
     # matmul_backward_a(dc, b, da, offsets, batches, group, M, N, K)
     # matmul_backward_b(a, dc, db, offsets, batches, group, M, N, K)
     def gpu_forward(self, gpu, ctx, a, b):
-        check_gpu_dtype(self.name, gpu, a, b)
+        gpu.require_dtype(self.name, a, b)
         (m, k), n = a.shape[-2:], b.shape[-1]
         batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
         c = gpu.empty(batch + (m, n), a.dtype)
@@ -76,12 +76,6 @@ class Matmul(Op):
                 offsets = group_offsets(ib, ia * (m * k), ic * (m * n))
                 launch_gemm(gpu, "matmul_backward_b", a, grad, gb, offsets, *offsets.shape[:2], m, n, k)
         return ga, gb
-
-
-def check_gpu_dtype(op_name, gpu, *bufs):
-    for x in bufs:
-        if x.dtype != np.float32:
-            raise TypeError(f"{op_name}: device {gpu.name} runs float32 kernels only, got dtype {x.dtype}")
 
 
 def batch_index(shape, batch):

@@ -10,7 +10,7 @@ strides + offset); getitem gathers through flat indices computed on the host by
 import numpy as np
 
 from tinygrad_cu import dtypes
-from tinygrad_cu.op import Meta, Op, register, sum_to_shape
+from tinygrad_cu.op import Meta, Op, contiguous_strides, register, sum_to_shape
 
 SOURCE = "movement.cu"
 GPU_DTYPES = (dtypes.float32, dtypes.int32, dtypes.int64, dtypes.uint8, dtypes.bool_)
@@ -34,15 +34,6 @@ def launch_config(gpu, n):
     """The one place movement kernels get their launch configuration: one thread per
     output element in a grid-stride loop, 256 threads a block, no shared memory."""
     return gpu.grid_1d(n, block=256)
-
-
-def contiguous_strides(shape):
-    """Row-major strides, in elements."""
-    strides, step = [], 1
-    for n in reversed(shape):
-        strides.append(step)
-        step *= int(n)
-    return tuple(reversed(strides))
 
 
 def collapse(shape, strides):

@@ -31,11 +31,6 @@ def launch_config(gpu, n_outputs, n_reduced):
     return (max(1, min(gpu.MAX_BLOCKS, n_outputs)), 1, 1), (threads, 1, 1)
 
 
-def check_gpu_dtype(op_name, gpu, buf, dtype=dtypes.float32):
-    if buf.dtype != dtype:
-        raise TypeError(f"{op_name}: device {gpu.name} runs {op_name} on {dtype} only, got dtype {buf.dtype}")
-
-
 def merged_groups(shape, axes):
     """[size, reduced?] of each run of neighbouring dims of the same kind, size-1 dims
     dropped: (3, 4, 5) over axes (1, 2) -> [[3, False], [20, True]]."""
@@ -104,7 +99,7 @@ class ReduceOp(Op):
 
     # CUDA: <name>_forward(x, y, outer, R, inner) per merged group of reduced axes
     def gpu_forward(self, gpu, ctx, x, axis=None, keepdims=False):
-        check_gpu_dtype(self.name, gpu, x)
+        gpu.require_dtype(self.name, x)
         axes = normalize_axes(self.name, axis, x.ndim)
         scale = 1.0 if self.name == "sum" else None
         return gpu_reduce(gpu, self.kernels[0], x, axes, reduced_shape(x.shape, axes, keepdims), scale)
@@ -214,7 +209,7 @@ class ArgOp(Op):
 
     # CUDA: <name>_forward(x, out, outer, R, inner): x viewed as (outer, R, inner)
     def gpu_forward(self, gpu, ctx, x, axis=None, keepdims=False):
-        check_gpu_dtype(self.name, gpu, x)
+        gpu.require_dtype(self.name, x)
         out = gpu.empty(self.infer(Meta(x.shape, x.dtype), axis, keepdims).shape, dtypes.int64)
         if axis is None or x.ndim == 0:
             outer, R, inner = 1, x.size, 1

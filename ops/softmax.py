@@ -12,7 +12,7 @@ from tinygrad_cu import dtypes
 from tinygrad_cu.op import Domain, Meta, Op, normalize_axes, register
 
 from . import reduce as reduce_ops
-from .reduce import check_gpu_dtype, launch_config
+from .reduce import launch_config
 
 SOURCE = "softmax.cu"
 
@@ -44,7 +44,7 @@ class RowOp(Op):
 
     # CUDA: <name>_forward(x, y, outer, C, inner), one block per row
     def gpu_forward(self, gpu, ctx, x, axis=-1):
-        check_gpu_dtype(self.name, gpu, x)
+        gpu.require_dtype(self.name, x)
         y = gpu.empty(x.shape, x.dtype)
         if y.size:
             outer, C, inner = self.rows(x.shape, axis)
@@ -143,8 +143,8 @@ class CrossEntropy(Op):
     # Labels are checked on the host: they are small (N int64), and copying them down
     # gives the same ValueError as the cpu path before any kernel runs.
     def gpu_forward(self, gpu, ctx, logits, labels, reduction="mean"):
-        check_gpu_dtype(self.name, gpu, logits)
-        check_gpu_dtype(self.name, gpu, labels, dtypes.int64)
+        gpu.require_dtype(self.name, logits)
+        gpu.require_dtype(self.name, labels, dtype=dtypes.int64)
         N, C = logits.shape
         self.check_labels(gpu.to_numpy(labels), C)
         probs = gpu.empty(logits.shape, logits.dtype)

@@ -21,13 +21,6 @@ def launch_config(gpu, n, family="unary"):
     return gpu.grid_1d(n, block=256)
 
 
-def check_float32(op_name, gpu, *bufs):
-    """GPU kernels are float32 only: any other dtype is a TypeError naming op, device, dtype."""
-    for b in bufs:
-        if b.dtype != np.float32:
-            raise TypeError(f"{op_name}: device {gpu.name} runs float32 kernels only, got dtype {b.dtype}")
-
-
 class UnaryOp(Op):
     saves = ("inputs",)
 
@@ -50,7 +43,7 @@ class UnaryOp(Op):
     #       <name>_backward(const float* grad, const float* saved, float* dx, int n),
     #       each followed by scalar_args() (clip: float lo, float hi).
     def gpu_forward(self, gpu, ctx, x, **attrs):
-        check_float32(self.name, gpu, x)
+        gpu.require_dtype(self.name, x)
         y = gpu.empty(x.shape, x.dtype)
         if y.size:
             grid, block = launch_config(gpu, y.size)

@@ -153,6 +153,15 @@ def normalize_axes(op_name, axis, ndim):
     return tuple(sorted(out)) if ndim else ()
 
 
+def contiguous_strides(shape):
+    """Row-major (C order) strides of `shape`, in elements."""
+    strides, step = [], 1
+    for n in reversed(shape):
+        strides.append(step)
+        step *= int(n)
+    return tuple(reversed(strides))
+
+
 def sum_to_shape(grad, shape):
     """Undo numpy broadcasting in a gradient: sum over the broadcast axes."""
     shape = tuple(shape)

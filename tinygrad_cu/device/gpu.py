@@ -152,6 +152,14 @@ class GPUDevice:
             raise RuntimeError(f"{self.name}: launch of kernel {kernel_name} from ops/{source_file} "
                                f"with grid={grid} block={block} shared={shared} failed: {e}") from e
 
+    def require_dtype(self, op_name, *bufs, dtype=np.float32):
+        """The kernels of most ops are float32 only (labels: int64): any other dtype is a
+        TypeError naming the op, the device and the dtype."""
+        for b in bufs:
+            if b.dtype != dtype:
+                raise TypeError(f"{op_name}: device {self.name} runs {op_name} on {np.dtype(dtype)} only, "
+                                f"got dtype {b.dtype}")
+
     def grid_1d(self, n, block=256):
         """Blocks for a grid-stride loop over n items."""
         return (max(1, min(self.MAX_BLOCKS, (n + block - 1) // block)), 1, 1), (block, 1, 1)
