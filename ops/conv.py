@@ -128,9 +128,7 @@ class Conv(Op):
     # 2-D: implicit-GEMM kernels conv2d_*; 1-D and 3-D: direct kernels conv_* on shapes
     # padded to 3-D with size-1 dims. See the comment at the top of ops/conv.cu.
     def gpu_forward(self, gpu, ctx, x, w, b=None, stride=1, padding=0):
-        for buf in (x, w) + ((b,) if b is not None else ()):
-            if buf.dtype != np.float32:
-                raise TypeError(f"conv: device {gpu.name} runs float32 kernels only, got dtype {buf.dtype}")
+        gpu.require_dtype(self.name, x, w, *((b,) if b is not None else ()))
         g = Geometry(x.shape, w.shape, stride, padding)
         y = gpu.empty(g.y_shape, x.dtype)
         if y.size == 0:

@@ -65,9 +65,7 @@ class SGDStep(UpdateOp):
 
     def gpu_update(self, gpu, p, g, buf, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
         # CUDA: sgd_step(param, grad, momentum_buffer, n, lr, momentum, weight_decay, nesterov)
-        if p.dtype != np.float32:
-            raise TypeError(f"{self.name}: dtype {p.dtype} is not supported on device {gpu.name} "
-                            "(optimiser kernels are float32)")
+        gpu.require_dtype(self.name, p)
         if p.size:
             grid, block = gpu.grid_1d(p.size)     # one thread per element, grid-stride
             gpu.launch(SOURCE, "sgd_step", grid, block, p, g, buf, np.int64(p.size), np.float32(lr),
@@ -104,9 +102,7 @@ class AdamStep(UpdateOp):
     def gpu_update(self, gpu, p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled=False):
         # CUDA: adam_step(param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, decoupled,
         #                 bias_correction1, bias_correction2); 1 - beta^t computed here in double
-        if p.dtype != np.float32:
-            raise TypeError(f"{self.name}: dtype {p.dtype} is not supported on device {gpu.name} "
-                            "(optimiser kernels are float32)")
+        gpu.require_dtype(self.name, p)
         if p.size:
             grid, block = gpu.grid_1d(p.size)     # one thread per element, grid-stride
             gpu.launch(SOURCE, "adam_step", grid, block, p, g, m, v, np.int64(p.size), np.float32(lr),

@@ -71,9 +71,8 @@ class Pool2d(Op):
     # CUDA: <name>_forward(x, y, [argmax,] geometry) and <name>_backward(grad, [argmax,] dx,
     # geometry), geometry = planes (N*C), H, W, OH, OW, kh, kw, sh, sw, ph, pw as ints.
     def geometry(self, gpu, shape, dtype, kernel_size, stride, padding):
-        if dtype != np.float32:
-            raise TypeError(f"{self.name}: dtype {dtype} is not supported on device "
-                            f"{gpu.name} (pooling kernels are float32)")
+        if dtype != np.float32:       # (a dtype here, not a buffer: the backward checks the input's)
+            raise TypeError(f"{self.name}: device {gpu.name} runs {self.name} on float32 only, got dtype {dtype}")
         k, s, p, out = pool_geometry(self.name, shape, kernel_size, stride, padding)
         n, c, h, w = shape
         return tuple(np.int32(v) for v in (n * c, h, w, *out, *k, *s, *p)), shape[:2] + out
