@@ -195,6 +195,21 @@ def flat_indices(shape, index):
     return np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64).reshape(shape)[index]
 
 
+def basic_view(shape, index):
+    """(shape, strides, offset), in elements, of the view x[index] when `index` is basic
+    (ints, slices, None, ...): numpy computes the view of a stand-in array that is never
+    read. None for advanced indices (arrays, bools), which need flat_indices."""
+    if not all(i is None or i is Ellipsis or isinstance(i, slice) or
+               (isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))) for i in index):
+        return None
+    anchor = np.zeros(1, np.int64)
+    stand_in = np.lib.stride_tricks.as_strided(anchor, shape=shape,
+                                               strides=tuple(8 * s for s in contiguous_strides(shape)))
+    view = stand_in[index]
+    offset = (view.__array_interface__["data"][0] - anchor.__array_interface__["data"][0]) // 8
+    return view.shape, tuple(s // 8 for s in view.strides), offset
+
+
 @register
 class Getitem(MovementOp):
     """x[index] with numpy's rules; the backward scatters (and adds, for repeated
@@ -225,10 +240,17 @@ class Getitem(MovementOp):
         np.add.at(out, index, grad)
         return (out,)
 
-    # The host turns any numpy index into the flat source position of every output
-    # element (cheap, and exactly numpy's rules); the kernels only gather / scatter-add.
+    # Basic indices (ints, slices, None) are a strided view: one strided copy, and its
+    # backward one strided store into zeros (a view never repeats an element). Advanced
+    # indices: the host turns the index into the flat source position of every output
+    # element (exactly numpy's rules); the kernels gather and scatter-add.
     def gpu_forward(self, gpu, ctx, x, index):
         self.check_gpu_dtype(gpu, x.dtype)
+        view = basic_view(x.shape, index)
+        if view is not None:
+            ctx.save(view=view)
+            shape, strides, offset = view
+            return gpu_strided_copy(gpu, x, shape, strides, base=offset)
         positions = gpu.from_numpy(flat_indices(x.shape, index))
         if any(ctx.needs_input_grad):
             ctx.save(positions=positions)
@@ -241,6 +263,9 @@ class Getitem(MovementOp):
 
     def gpu_backward(self, gpu, ctx, grad, index):
         dx = gpu.zeros(ctx.input_metas[0].shape, grad.dtype)
+        if "view" in ctx.saved:
+            _, strides, offset = ctx.saved["view"]
+            return (gpu_strided_store(gpu, grad, dx, strides, base=offset),)
         if grad.size:
             grid, block = launch_config(gpu, grad.size)
             gpu.launch(SOURCE, "scatter_add_backward", grid, block, grad, dx, ctx.saved["positions"],
