@@ -78,6 +78,63 @@ class Matmul(Op):
         return ga, gb
 
 
+
+@register
+class MatmulNT(Op):
+    """C = A B^T for A (M, K) and B (N, K): a linear layer's x W^T with W stored as
+    PyTorch stores it, (out_features, in_features). No transpose is ever copied: the
+    three products are the GEMM kernels with the right operand read transposed in place.
+      forward  C  = A B^T  -> matmul_backward_a's kernel (dC B^T has this form)
+      dA = dC B            -> matmul_forward
+      dB = dC^T A          -> matmul_backward_b (A^T dC, with A := dC, dC := A)"""
+    name = "matmul_nt"
+    n_inputs = 2
+    kernels = ("matmul_backward_a", "matmul_forward", "matmul_backward_b")
+
+    def infer(self, a, b):
+        self.check_float(a, b)
+        self.check_same_dtype(a, b)
+        if len(a.shape) != 2 or len(b.shape) != 2 or a.shape[1] != b.shape[1]:
+            raise ValueError(f"matmul_nt: expected A (M, K) and B (N, K), got {a.shape} and {b.shape}")
+        return Meta((a.shape[0], b.shape[0]), a.dtype)
+
+    def forward(self, ctx, a, b):
+        return a @ b.T
+
+    def backward(self, ctx, grad):
+        a, b = ctx.inputs
+        need_a, need_b = ctx.needs_input_grad
+        return (grad @ b if need_a else None), (grad.T @ a if need_b else None)
+
+    def gpu_forward(self, gpu, ctx, a, b):
+        gpu.require_dtype(self.name, a, b)
+        (m, k), n = a.shape, b.shape[0]
+        if m * n == 0 or k == 0:
+            return gpu.zeros((m, n), a.dtype)
+        c = gpu.empty((m, n), a.dtype)
+        launch_gemm(gpu, "matmul_backward_a", a, b, c, ONE_MATRIX_GROUPED, 1, 1, m, k, n)
+        return c
+
+    def gpu_backward(self, gpu, ctx, grad):
+        a, b = ctx.inputs
+        need_a, need_b = ctx.needs_input_grad
+        (m, k), n = a.shape, b.shape[0]
+        ga = gb = None
+        if need_a:
+            ga = gpu.zeros(a.shape, a.dtype) if 0 in (m, k, n) else gpu.empty(a.shape, a.dtype)
+            if ga.size and n:
+                launch_gemm(gpu, "matmul_forward", grad, b, ga, ONE_MATRIX, 1, None, m, k, n)
+        if need_b:
+            gb = gpu.zeros(b.shape, b.dtype) if 0 in (m, k, n) else gpu.empty(b.shape, b.dtype)
+            if gb.size and m:
+                launch_gemm(gpu, "matmul_backward_b", grad, a, gb, ONE_MATRIX_GROUPED, 1, 1, m, k, n)
+        return ga, gb
+
+
+# offsets tables for a single (unbatched) product: forward (1, 2), gradient kernels (1, 1, 2)
+ONE_MATRIX = np.zeros((1, 2), np.int64)
+ONE_MATRIX_GROUPED = np.zeros((1, 1, 2), np.int64)
+
 def batch_index(shape, batch):
     """For each output batch entry (C order), the flat index of the operand's matrix
     that broadcasting pairs with it."""

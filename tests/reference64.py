@@ -124,6 +124,9 @@ def forward(name, arrays, attrs):
         return arg(name, arrays[0], **attrs)
     if name == "matmul":
         return matmul(*arrays)
+    if name == "matmul_nt":
+        a, b = arrays
+        return np.einsum("ik,jk->ij", a, b)
     if name == "softmax":
         return softmax(arrays[0], **attrs)
     if name == "log_softmax":

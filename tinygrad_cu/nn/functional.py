@@ -67,7 +67,12 @@ def linear(x, weight, bias=None):
     if x.shape[-1] != weight.shape[-1]:
         raise ValueError(f"linear: input {x.shape} has {x.shape[-1]} features but weight "
                          f"{weight.shape} expects {weight.shape[-1]}")
-    y = x @ weight.T
+    if weight.ndim != 2 or x.ndim < 1:
+        raise ValueError(f"linear: expected a 2-D weight and an input with features last, got "
+                         f"{weight.shape} and {x.shape}")
+    # x W^T by the matmul_nt op: the GEMM reads W transposed in place (no copy of W^T)
+    lead = x.shape[:-1]
+    y = apply("matmul_nt", x.reshape(-1, x.shape[-1]), weight).reshape(*lead, weight.shape[0])
     return y + bias if bias is not None else y
 
 
