@@ -130,12 +130,15 @@ def _draw_matplotlib(g, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    for layer, keys in enumerate(nx.topological_generations(g)):
+    layers = [list(keys) for keys in nx.topological_generations(g)]
+    for depth, keys in enumerate(layers):
         for k in keys:
-            g.nodes[k]["layer"] = layer
+            g.nodes[k]["layer"] = depth
     pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal")
     pos = {k: (x, -y) for k, (x, y) in pos.items()}           # inputs at the top
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * g.number_of_nodes() ** 0.5 * 3), 8))
+    # room for every layer of the graph and for the widest one, so deep nets stay legible
+    fig, ax = plt.subplots(figsize=(min(40, max(6, 1.8 * max(map(len, layers)))),
+                                    min(60, max(4, 0.6 * len(layers)))))
     ops = [k for k, a in g.nodes(data=True) if a["kind"] == "op"]
     tensors = [k for k in g.nodes if k not in set(ops)]
     nx.draw_networkx_edges(g, pos, ax=ax, arrows=True, arrowsize=10, node_size=900)

@@ -71,8 +71,10 @@ def linear(x, weight, bias=None):
         raise ValueError(f"linear: expected a 2-D weight and an input with features last, got "
                          f"{weight.shape} and {x.shape}")
     # x W^T by the matmul_nt op: the GEMM reads W transposed in place (no copy of W^T)
-    lead = x.shape[:-1]
-    y = apply("matmul_nt", x.reshape(-1, x.shape[-1]), weight).reshape(*lead, weight.shape[0])
+    if x.ndim == 2:
+        y = apply("matmul_nt", x, weight)
+    else:                                       # (..., in) -> rows of one 2-D product
+        y = apply("matmul_nt", x.reshape(-1, x.shape[-1]), weight).reshape(*x.shape[:-1], weight.shape[0])
     return y + bias if bias is not None else y
 
 
