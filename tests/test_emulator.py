@@ -196,7 +196,8 @@ def test_warp_shuffle_reduction(shared):
 
 
 def test_portable_ucontext_fibers():
-    """The switch used on aarch64 (and any non-x86-64 machine), forced on here."""
+    """The portable ucontext switch (any machine other than x86-64 and aarch64, or
+    -DCUDA_EMU_UCONTEXT), forced on here."""
     mod = emu.SourceModule(source("shared_memory.cu"), options=["-DCUDA_EMU_UCONTEXT"])
     A, B = rng.standard_normal((40, 20)).astype(np.float32), rng.standard_normal((20, 30)).astype(np.float32)
     C = np.zeros((40, 30), np.float32)

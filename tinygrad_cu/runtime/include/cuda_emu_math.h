@@ -75,8 +75,16 @@ EMU_FN void __threadfence_block() { std::atomic_signal_fence(std::memory_order_s
 EMU_FN long long clock64() { timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1000000000LL + t.tv_nsec; }
 EMU_FN void __nanosleep(unsigned) {}
 
-// Half precision: g++ >= 12 has _Float16 on x86-64 and aarch64.
+// Half precision: IEEE binary16. g++ >= 12 has _Float16 in C++ on x86-64, but on
+// aarch64 only from g++ 13; older aarch64 compilers have __fp16 (the same format, but a
+// storage type: arithmetic on it is done in float). __half's functions below round the
+// same way with either (a float result of +,-,*,/ of two halves rounds to half exactly
+// as the half operation would), so a kernel using them gets the same bits.
+#if defined(__aarch64__) && !defined(__clang__) && __GNUC__ < 13
+typedef __fp16 __half;
+#else
 typedef _Float16 __half;
+#endif
 struct __attribute__((aligned(4))) __half2 { __half x, y; };
 EMU_FN __half __float2half(float f) { return (__half)f; }
 EMU_FN __half __float2half_rn(float f) { return (__half)f; }

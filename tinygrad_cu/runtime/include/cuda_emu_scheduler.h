@@ -359,7 +359,7 @@ template <class T> static constexpr int kind_of() {
   if constexpr (std::is_pointer_v<T>) return K_POINTER;
   else if constexpr (std::is_same_v<T, bool>) return K_BOOL;
   else if constexpr (std::is_integral_v<T> || std::is_enum_v<T>) return std::is_signed_v<T> ? K_SIGNED : K_UNSIGNED;
-  else if constexpr (std::is_floating_point_v<T> || std::is_same_v<T, _Float16>) return K_FLOAT;
+  else if constexpr (std::is_floating_point_v<T> || std::is_same_v<T, __half>) return K_FLOAT;
   else return K_OTHER;
 }
 template <class T> static void describe_one(int* out) {
