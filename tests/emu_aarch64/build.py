@@ -89,14 +89,16 @@ def generate_units(directory, cxx):
         f.writelines(includes)
 
 
-def build(target, directory):
+def build(target, directory, flags=None):
     """Compile driver.cpp for `target` into `directory`; returns (executable, command).
-    Safe to call for several targets at once from threads (one directory each)."""
+    From threads, pass `flags` computed beforehand: loader_flags patches the global
+    platform.machine while it runs, which must not overlap another thread's loading."""
     cxx, machine, extra, _ = TARGETS[target]
     os.makedirs(directory, exist_ok=True)
     generate_units(directory, cxx)
     exe = os.path.join(directory, "driver-" + target)
-    cmd = [cxx] + loader_flags(machine) + extra + ["-I", directory, os.path.join(HERE, "driver.cpp"), "-o", exe]
+    flags = loader_flags(machine) if flags is None else flags
+    cmd = [cxx] + flags + extra + ["-I", directory, os.path.join(HERE, "driver.cpp"), "-o", exe]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode:
         raise RuntimeError(f"{target}: compiling failed:\n{' '.join(cmd)}\n{result.stderr[-6000:]}")
@@ -105,8 +107,9 @@ def build(target, directory):
 
 def build_all(targets, directory):
     """build() for each target in parallel (g++ runs in subprocesses); {target: (exe, cmd)}."""
+    flags = {t: loader_flags(TARGETS[t][1]) for t in targets}      # before any thread starts
     with ThreadPoolExecutor(max_workers=max(1, min(len(targets), os.cpu_count() or 1))) as pool:
-        futures = {t: pool.submit(build, t, os.path.join(directory, t)) for t in targets}
+        futures = {t: pool.submit(build, t, os.path.join(directory, t), flags[t]) for t in targets}
         return {t: f.result() for t, f in futures.items()}
 
 
