@@ -114,7 +114,13 @@ class BinaryOp(Op):
     saves = ("inputs",)
 
     def __init__(self):
-        self.kernels = (f"{self.name}_forward", f"{self.name}_backward")
+        forward = tuple(f"{self.name}_forward{v}" for v in ("", "_sa", "_sb"))
+        backward = tuple(f"{self.name}_backward_{x}" for x in self.backward_inputs)
+        self.kernels = forward + backward + (("sum_to_shape",) if self.differentiable else ())
+
+    # inputs whose gradient needs a kernel (add's gradients, and sub's for a, are the
+    # incoming gradient itself: only sum_to_shape runs, where an input was broadcast)
+    backward_inputs = ("a", "b")
 
     def infer(self, a, b):
         if self.float_only:
@@ -195,6 +201,7 @@ class ArithmeticOp(BinaryOp):
 @register
 class Add(ArithmeticOp):
     name = "add"
+    backward_inputs = ()
     saves = ()
     def forward(self, ctx, a, b): return a + b
     def local_grads(self, g, a, b, out, needs): return g, g
@@ -204,6 +211,7 @@ class Add(ArithmeticOp):
 @register
 class Sub(ArithmeticOp):
     name = "sub"
+    backward_inputs = ("b",)
     saves = ()
     def forward(self, ctx, a, b): return a - b
     def local_grads(self, g, a, b, out, needs): return g, -g
@@ -259,6 +267,7 @@ class Pow(BinaryOp):
 
 class CompareOp(BinaryOp):
     differentiable = False
+    backward_inputs = ()
     float_only = False
     domain = Domain(-2, 2)
     def out_dtype(self, dtype): return dtypes.bool_

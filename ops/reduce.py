@@ -171,14 +171,14 @@ class ExtremumOp(ReduceOp):
 @register
 class Max(ExtremumOp):
     name = "max"
-    kernels = ("max_forward", "extremum_backward")
+    kernels = ("max_forward", "extremum_winners", "extremum_backward")
     pick = staticmethod(np.max)
 
 
 @register
 class Min(ExtremumOp):
     name = "min"
-    kernels = ("min_forward", "extremum_backward")
+    kernels = ("min_forward", "extremum_winners", "extremum_backward")
     pick = staticmethod(np.min)
 
 
