@@ -5,7 +5,17 @@
     (x.relu() @ tg.randn(4, 2)).sum().backward()
     x.grad.shape   # (3, 4)
 """
-from . import ops  # noqa: F401  (registers every op)
+import os as _os
+
+# The op families live at the repository root (ops/) and install as tinygrad_cu.ops. In a
+# plain source checkout (PYTHONPATH=., or running from the repository without installing)
+# let the subpackage be found there too.
+_package_dir = _os.path.dirname(_os.path.abspath(__file__))
+if not _os.path.isdir(_os.path.join(_package_dir, "ops")) and \
+        _os.path.isfile(_os.path.join(_package_dir, _os.pardir, "ops", "__init__.py")):
+    __path__.append(_os.path.dirname(_package_dir))
+
+from . import ops  # noqa: E402,F401  (registers every op)
 from .autograd import is_grad_enabled, no_grad
 from .creation import (arange, eye, full, manual_seed, ones, ones_like, rand, randint, randn,
                        tensor, zeros, zeros_like)
