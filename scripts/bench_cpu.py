@@ -72,6 +72,15 @@ def timed(step, data, seconds, rounds=5):
 
 
 # --- one framework per process ---------------------------------------------------------
+def pytorch_style_step(net, loss_fn, opt):
+    """One training step, written once: tinygrad_cu and PyTorch share the API."""
+    def step(x, y):
+        opt.zero_grad()
+        loss_fn(net(x), y).backward()
+        opt.step()
+    return step
+
+
 def bench_tinygrad_cu(model, seconds, threads):
     sys.path.insert(0, os.path.join(ROOT, "examples"))
     import tinygrad_cu as tg
@@ -85,13 +94,7 @@ def bench_tinygrad_cu(model, seconds, threads):
         net = build("lecture" if model == "mlp_lecture" else "large")
     loss_fn, opt = nn.CrossEntropyLoss(), tg.optim.SGD(net.parameters(), lr=LR)
     data = [(tg.Tensor(x), tg.Tensor(y)) for x, y in batches(model)]
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = loss_fn(net(x), y)
-        loss.backward()
-        opt.step()
-    return timed(step, data, seconds)
+    return timed(pytorch_style_step(net, loss_fn, opt), data, seconds)
 
 
 def bench_torch(model, seconds, threads):
@@ -109,13 +112,7 @@ def bench_torch(model, seconds, threads):
         net = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
     loss_fn, opt = nn.CrossEntropyLoss(), torch.optim.SGD(net.parameters(), lr=LR)
     data = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches(model)]
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = loss_fn(net(x), y)
-        loss.backward()
-        opt.step()
-    return timed(step, data, seconds)
+    return timed(pytorch_style_step(net, loss_fn, opt), data, seconds)
 
 
 def bench_tinygrad(model, seconds, threads):
