@@ -1,6 +1,7 @@
-// Movement ops: permute, expand, getitem, cat, pad, cast (ops/movement.py).
+// Movement ops: permute, expand, getitem, cat, pad, cast (ops/movement.py), and the
+// device-side fill behind GPUDevice.full (ones, scalar operands, the seed gradient).
 //
-// Every kernel here is a copy: one thread per output element (a grid-stride loop, so
+// Every kernel here is a copy (fill: a copy of one value given as a kernel argument): one thread per output element (a grid-stride loop, so
 // any size runs on a capped grid), no shared memory, no barriers, no arithmetic on the
 // data. Arithmetic intensity is 0 FLOP/byte: each element is read once and written
 // once, so these kernels are bound by memory bandwidth, and by the index arithmetic
@@ -115,6 +116,17 @@ __global__ void pad_forward(const void* src, void* dst, const long long* geom, i
         else
             store_bits(dst, i, value_bits, esize);
     }
+}
+
+// GPUDevice.full with a non-zero value (zero is a driver memset): dst[i] = value.
+// The value travels as a kernel argument, the bit pattern of the value in the tensor's
+// dtype (`value_bits`, as pad_forward's border), so filling a tensor uploads nothing:
+// no host buffer, no copy, just the launch. One thread per element, grid-stride loop.
+__global__ void fill(void* dst, long long n, int esize, unsigned long long value_bits)
+{
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x)
+        store_bits(dst, i, value_bits, esize);
 }
 
 // cast: dtype codes as in ops/movement.py CAST_CODES.

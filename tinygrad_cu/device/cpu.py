@@ -14,6 +14,9 @@ class CPUDevice:
         # always a copy, as torch.tensor: in-place updates must never reach the caller's array
         return np.array(array, order="C", copy=True)
 
+    def full(self, shape, value, dtype=np.float32):
+        return np.full(shape, value, dtype)
+
     def zeros(self, shape, dtype=np.float32):
         return np.zeros(shape, dtype)
 

@@ -75,11 +75,25 @@ class GPUDevice:
         # A zero-byte allocation is an error in CUDA; keep one byte so empty tensors work.
         return DeviceArray(self, shape, dtype, self.driver.mem_alloc(max(nbytes, 1)))
 
-    def zeros(self, shape, dtype=np.float32):
+    def full(self, shape, value, dtype=np.float32):
+        """A new buffer of `shape` filled with `value` (converted to `dtype` as np.full
+        does), made on the device: nothing is uploaded. A value whose bit pattern is zero
+        (0, 0.0, False) is one driver memset; any other is one launch of movement.cu's
+        `fill` kernel, which receives the bit pattern as an argument."""
+        dtype = np.dtype(dtype)
         out = self.empty(shape, dtype)
         if out.nbytes:
-            self.driver.memset_d8(out.alloc, 0, out.nbytes)
+            bits = int(np.full((), value, dtype).reshape(1).view(f"u{dtype.itemsize}")[0])
+            if bits == 0:
+                self.driver.memset_d8(out.alloc, 0, out.nbytes)
+            else:
+                grid, block = self.grid_1d(out.size)
+                self.launch("movement.cu", "fill", grid, block, out, np.int64(out.size),
+                            np.int32(dtype.itemsize), np.uint64(bits))
         return out
+
+    def zeros(self, shape, dtype=np.float32):
+        return self.full(shape, 0, dtype)
 
     def from_numpy(self, array):
         array = np.asarray(array, order="C")
