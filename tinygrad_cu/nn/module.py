@@ -155,7 +155,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad = Tensor._from_buffer(p._dev.from_numpy(np.zeros(p.shape, p.dtype)), p._dev)
+                p.grad = Tensor._from_buffer(p._dev.zeros(p.shape, p.dtype), p._dev)
 
     def train(self, mode=True):
         for m in self.modules():

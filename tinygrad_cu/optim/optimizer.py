@@ -56,7 +56,7 @@ class Optimizer:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad = Tensor._from_buffer(p._dev.from_numpy(np.zeros(p.shape, p.dtype)), p._dev)
+                p.grad = Tensor._from_buffer(p._dev.zeros(p.shape, p.dtype), p._dev)
 
     @no_grad()
     def step(self):
@@ -76,7 +76,7 @@ class Optimizer:
         state = self.state.setdefault(param, {})
         t = state.get(name)
         if t is None or t.shape != param.shape or t.dtype != param.dtype:
-            t = Tensor._from_buffer(param._dev.from_numpy(np.zeros(param.shape, param.dtype)), param._dev)
+            t = Tensor._from_buffer(param._dev.zeros(param.shape, param.dtype), param._dev)
         elif t._dev is not param._dev:
             t = t.to(param.device)
         state[name] = t
