@@ -137,12 +137,18 @@ class BinaryOp(Op):
 
     def backward(self, ctx, grad):
         a, b = ctx.inputs if ctx.inputs else (None, None)
-        ga, gb = self.local_grads(grad, a, b, ctx.output, ctx.needs_input_grad)
-        shapes = [m.shape for m in ctx.input_metas]
-        return tuple(None if (g is None or not need) else sum_to_shape(
-                         g if np.shape(g) == grad.shape else np.broadcast_to(g, grad.shape), s
-                     ).astype(grad.dtype, copy=False)
-                     for g, need, s in zip((ga, gb), ctx.needs_input_grad, shapes))
+        needs = ctx.needs_input_grad
+        grads = []
+        for g, need, meta in zip(self.local_grads(grad, a, b, ctx.output, needs), needs, ctx.input_metas):
+            if g is None or not need:
+                grads.append(None)
+                continue
+            if g.__class__ is not np.ndarray or g.shape != grad.shape:   # a scalar local gradient
+                g = np.broadcast_to(g, grad.shape)
+            if g.shape != meta.shape:
+                g = sum_to_shape(g, meta.shape)
+            grads.append(g if g.dtype == grad.dtype else g.astype(grad.dtype))
+        return grads
 
     # CUDA: <name>_forward(A, B, out, int n, geometry) with broadcasting, or
     #       <name>_forward_sa / _sb(A, B, out, int n) when A / B has one element;

@@ -4,36 +4,51 @@
 it checks devices, shapes and dtypes, runs the op on the tensors' device, and, if any
 input needs a gradient, records a `Node` (PyTorch's grad_fn) on the result.
 
-`backward(root, grad)` exports the recorded graph to networkx, checks it, and calls
-each op's backward in reverse topological order (tinygrad_cu.computation_graph).
+`backward(root, grad)` walks the recorded nodes in reverse creation order and calls
+each op's backward. Every node gets a sequence number when it is made, and its inputs
+existed before it, so "newest first" is a reverse topological order of the graph
+(PyTorch's autograd engine orders its work the same way). The walk checks, edge by edge,
+that every input is older than the op that reads it, which proves the graph acyclic.
+
+The graph is also exported to networkx and checked there (a DAG, every input present,
+in that order: tinygrad_cu.computation_graph) whenever backward meets a graph *structure*
+it has not checked before, so a training loop that runs the same graph pays it once; set
+TINYGRAD_CU_CHECK_GRAPH=1 (or `autograd.CHECK_EVERY_GRAPH = True`) to check every backward.
 """
 import functools
+import itertools
+import os
+import threading
 
-import numpy as np
+from . import computation_graph as graph_mod
+from .op import Context, Meta, REGISTRY, get_op
 
-from . import computation_graph as graph_mod, dtypes
-from .op import Context, Meta, get_op
+Tensor = None          # set by tensor.py when it is imported (it imports this module)
 
-_grad_enabled = [True]
-_tensor_class = []      # [Tensor], filled on first use (tensor.py imports this module)
+CHECK_EVERY_GRAPH = os.environ.get("TINYGRAD_CU_CHECK_GRAPH", "0") == "1"
+_checked_structures = set()       # structure keys of graphs networkx has checked
+MAX_CHECKED_STRUCTURES = 4096
+_sequence = itertools.count()     # node creation order (next() is atomic under the GIL)
 
 
-def _Tensor():
-    if not _tensor_class:
-        from .tensor import Tensor
-        _tensor_class.append(Tensor)
-    return _tensor_class[0]
+# --- grad mode: per thread, as PyTorch's -------------------------------------------------
+class _GradMode(threading.local):
+    enabled = True
+
+
+_grad_mode = _GradMode()
 
 
 class no_grad:
-    """`with no_grad():` (or `@no_grad()`) records nothing: for evaluation and updates."""
+    """`with no_grad():` (or `@no_grad()`) records nothing: for evaluation and updates.
+    Like PyTorch's, the mode belongs to the thread that sets it."""
 
     def __enter__(self):
-        self.prev = _grad_enabled[0]
-        _grad_enabled[0] = False
+        self.prev = _grad_mode.enabled
+        _grad_mode.enabled = False
 
     def __exit__(self, *exc):
-        _grad_enabled[0] = self.prev
+        _grad_mode.enabled = self.prev
 
     def __call__(self, fn):
         @functools.wraps(fn)
@@ -44,15 +59,17 @@ class no_grad:
 
 
 def is_grad_enabled():
-    return _grad_enabled[0]
+    return _grad_mode.enabled
 
 
 class Node:
-    """The op that produced a tensor: its inputs (Tensors), attributes and context."""
-    __slots__ = ("op", "attrs", "inputs", "ctx")
+    """The op that produced a tensor: its inputs (Tensors), attributes and context.
+    `seq` orders nodes by creation: a node's inputs always have smaller numbers."""
+    __slots__ = ("op", "attrs", "inputs", "ctx", "seq")
 
     def __init__(self, op, attrs, inputs, ctx):
         self.op, self.attrs, self.inputs, self.ctx = op, attrs, inputs, ctx
+        self.seq = next(_sequence)
 
     def name(self):
         return "".join(p.capitalize() for p in self.op.name.split("_")) + "Backward"
@@ -63,46 +80,90 @@ class Node:
 
 def apply(op_name, *inputs, **attrs):
     """Run op `op_name` on tensors `inputs` and record it for backward if needed."""
-    op = get_op(op_name)
-    if op.n_inputs is not None and len(inputs) != op.n_inputs:
-        raise TypeError(f"{op_name}: expected {op.n_inputs} tensor input(s), got {len(inputs)}")
+    op = REGISTRY.get(op_name) or get_op(op_name)
+    if not inputs:
+        raise TypeError(f"{op_name}: expected tensor input(s), got none")
+    return run(op, inputs, attrs)
+
+
+def run(op, inputs, attrs):
+    """`apply` with the op already looked up: the hot path of every Tensor method, kept
+    lean (docs/autograd.md, "What one op call costs"): one loop over the inputs, shape
+    inference from a cache, one Context, and a Node only when the call is recorded."""
     device = inputs[0]._dev
+    key, bufs, needs = [op], [], False
     for t in inputs:
         if t._dev is not device:
-            raise RuntimeError(f"{op_name}: all inputs must be on the same device, got "
+            raise RuntimeError(f"{op.name}: all inputs must be on the same device, got "
                                f"{', '.join(t.device for t in inputs)}")
-    metas = tuple([Meta(t.shape, t.dtype) for t in inputs])
-    out_meta = op.infer(*metas, **attrs)
-    needs = tuple([t.requires_grad for t in inputs])
-    record = (_grad_enabled[0] and op.differentiable and any(needs)
-              and dtypes.is_float(out_meta.dtype))
-    if not record:
-        needs = (False,) * len(inputs)
-    ctx = Context(needs_input_grad=needs, input_metas=metas)
-    out = device.forward(op, ctx, [t.buf for t in inputs], attrs)
-    if tuple(out.shape) != tuple(out_meta.shape) or out.dtype != out_meta.dtype:
-        raise RuntimeError(f"{op_name} on {device.name} returned {tuple(out.shape)} {out.dtype}, "
+        buf = t.buf
+        bufs.append(buf)
+        key += (buf.shape, buf.dtype)
+        needs = needs or t.requires_grad
+    if attrs:
+        key.append(tuple(attrs.items()))
+    try:
+        metas, out_meta = _inferred[tuple(key)]
+    except (KeyError, TypeError):     # TypeError: unhashable attributes (index arrays)
+        metas, out_meta = _infer(op, bufs, attrs, key)
+    record = needs and op.differentiable and _grad_mode.enabled and out_meta.dtype.kind == "f"
+    ctx = Context(tuple([t.requires_grad for t in inputs]) if record else _NO_GRADS[len(inputs)], metas)
+    out = device.forward(op, ctx, bufs, attrs)
+    if out.shape != out_meta.shape or out.dtype != out_meta.dtype:
+        raise RuntimeError(f"{op.name} on {device.name} returned {tuple(out.shape)} {out.dtype}, "
                            f"expected {tuple(out_meta.shape)} {out_meta.dtype} (a bug in the op)")
-    result = _Tensor()._from_buffer(out, device, requires_grad=record)
+    result = Tensor._from_buffer(out, device, record)
     if record:
-        if "inputs" in op.saves:
-            ctx.inputs = tuple(t.buf for t in inputs)
-        if "output" in op.saves:
+        if op.saves_inputs:
+            ctx.inputs = bufs
+        if op.saves_output:
             ctx.output = out
         result._node = Node(op, attrs, inputs, ctx)
     return result
 
 
+class _NoGrads(dict):
+    def __missing__(self, n):
+        self[n] = (False,) * n
+        return self[n]
+
+
+_NO_GRADS = _NoGrads()
+
+
+_inferred = {}            # (op, shapes and dtypes, attrs) -> (input metas, output meta)
+MAX_INFERRED = 1 << 14
+
+
+def _infer(op, bufs, attrs, key):
+    """The op's own shape and dtype inference (`Op.infer`), remembered by `key` (the op,
+    the inputs' shapes and dtypes, the attributes): a training loop calls every op with
+    the same shapes each step. Calls whose attributes cannot be hashed are not cached."""
+    if op.n_inputs is not None and len(bufs) != op.n_inputs:
+        raise TypeError(f"{op.name}: expected {op.n_inputs} tensor input(s), got {len(bufs)}")
+    metas = tuple([Meta(b.shape, b.dtype) for b in bufs])
+    found = metas, op.infer(*metas, **attrs)
+    try:
+        key = tuple(key)
+        hash(key)
+    except TypeError:
+        return found
+    if len(_inferred) >= MAX_INFERRED:
+        _inferred.clear()
+    _inferred[key] = found
+    return found
+
+
 def _accumulate(device, a, b):
     if a is None:
         return b
-    add = get_op("add")
+    add = REGISTRY["add"]
     return device.forward(add, Context((False, False), ()), [a, b], {})
 
 
 def backward(root, grad=None, retain_graph=False):
     """Reverse-mode autodiff from `root` (see Tensor.backward for the semantics)."""
-    Tensor = _Tensor()
+    device = root._dev
     if not root.requires_grad:
         raise RuntimeError(f"backward: the tensor of shape {root.shape} does not require grad "
                            "and has no grad_fn (did you forget requires_grad=True, or use no_grad?)")
@@ -110,48 +171,107 @@ def backward(root, grad=None, retain_graph=False):
         if root.numel() != 1:
             raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs, "
                                f"got shape {root.shape}; pass a gradient of that shape")
-        grad = Tensor._from_buffer(root._dev.from_numpy(np.ones(root.shape, root.dtype)), root._dev)
-    elif not isinstance(grad, Tensor):
-        grad = Tensor(grad, dtype=root.dtype, device=root.device)
-    if grad.shape != root.shape or grad.dtype != root.dtype or grad._dev is not root._dev:
-        raise RuntimeError(f"backward: gradient {grad.shape} {grad.dtype} on {grad.device} does not "
-                           f"match the output {root.shape} {root.dtype} on {root.device}")
+        seed = device.full(root.shape, 1.0, root.dtype)     # made on the device: nothing uploaded
+    else:
+        if not isinstance(grad, Tensor):
+            grad = Tensor(grad, dtype=root.dtype, device=root.device)
+        if grad.shape != root.shape or grad.dtype != root.dtype or grad._dev is not device:
+            raise RuntimeError(f"backward: gradient {grad.shape} {grad.dtype} on {grad.device} does not "
+                               f"match the output {root.shape} {root.dtype} on {root.device}")
+        seed = grad.buf
 
-    g = graph_mod.build_graph(root, for_backward=True)
-    order = graph_mod.topological_order(g)
-    graph_mod.check_graph(g, order)
-    grads = {id(root): grad.buf}
-    nodes = g.nodes
-    for key in reversed(order):
-        attrs = nodes[key]
-        if attrs["kind"] == "tensor":
-            t = attrs["obj"]
-            if t._node is None and id(t) in grads:   # a leaf: its gradient is complete
-                _deposit_leaf_grad(t, grads.pop(id(t)))
-            continue
-        node, out_tensor = attrs["obj"], attrs["out"]
-        out_grad = grads.pop(id(out_tensor), None)
+    work, leaves, structure = _collect(root)
+    if CHECK_EVERY_GRAPH or structure not in _checked_structures:
+        _check_with_networkx(root, work)
+        if len(_checked_structures) >= MAX_CHECKED_STRUCTURES:
+            _checked_structures.clear()
+        _checked_structures.add(structure)
+
+    grads = {id(root): seed}
+    for _, out_id, node in work:
+        out_grad = grads.pop(out_id, None)
         if out_grad is None:
             continue                                  # branch with no gradient flowing
-        if node.ctx.freed:
+        ctx = node.ctx
+        if ctx.freed:
             raise RuntimeError(f"backward: trying to backward through {node.name()} a second time "
                                "after its saved tensors were freed; use backward(retain_graph=True) "
                                "the first time")
-        in_grads = root._dev.backward(node.op, node.ctx, out_grad, node.attrs)
-        for t, meta, gi, need in zip(node.inputs, node.ctx.input_metas, in_grads,
-                                     node.ctx.needs_input_grad):
+        in_grads = device.backward(node.op, ctx, out_grad, node.attrs)
+        for t, meta, gi, need in zip(node.inputs, ctx.input_metas, in_grads, ctx.needs_input_grad):
             if not need or gi is None:
                 continue
-            if tuple(gi.shape) != tuple(meta.shape):
+            if gi.shape != meta.shape:
                 raise RuntimeError(f"{node.op.name} backward returned a gradient of shape "
                                    f"{tuple(gi.shape)} for an input of shape {meta.shape} (op bug)")
-            grads[id(t)] = _accumulate(root._dev, grads.get(id(t)), gi)
+            key = id(t)
+            grads[key] = _accumulate(device, grads.get(key), gi)
         if not retain_graph:
-            node.ctx.free()
+            ctx.free()
+    for t in leaves:
+        g = grads.pop(id(t), None)
+        if g is not None:
+            _deposit_leaf_grad(t, g)
+
+
+def _collect(root):
+    """The nodes a gradient can flow through from `root`, newest first, the leaves that
+    receive gradients, and a key of the graph's structure.
+
+    Walks the recorded inputs once. Every edge is checked to run from an older node to a
+    newer one: if all do, sorting by sequence number is a topological order and the graph
+    has no cycle (a graph edited by hand, or corrupted, fails here)."""
+    work, leaves, structure = [], [], []
+    index = {id(root): 0}
+    stack = [root]
+    while stack:
+        t = stack.pop()
+        node = t._node
+        if node is None:
+            leaves.append(t)
+            structure.append(None)
+            continue
+        seq = node.seq
+        work.append((seq, id(t), node))
+        links = [node.op]
+        for x in node.inputs:
+            if not x.requires_grad:
+                links.append(-1)
+                continue
+            producer = x._node
+            if producer is not None and producer.seq >= seq:
+                raise RuntimeError(f"the computation graph has a cycle or was modified: {node.name()} reads "
+                                   f"the output of {producer.name()}, which was recorded after it")
+            key = id(x)
+            position = index.get(key)
+            if position is None:
+                position = index[key] = len(index)
+                stack.append(x)
+            links.append(position)
+        structure.append(tuple(links))
+    work.sort(reverse=True)      # by sequence number: unique, so nodes are never compared
+    return work, leaves, tuple(structure)
+
+
+def _check_with_networkx(root, work):
+    """The full check, on a graph structure seen for the first time: export to networkx,
+    check it (a DAG, every input present) and confirm that the walk's order is one of its
+    topological orders."""
+    g = graph_mod.build_graph(root, for_backward=True)
+    try:
+        order = graph_mod.topological_order(g)
+        graph_mod.check_graph(g, order)
+        position = {key: i for i, key in enumerate(order)}
+        for _, _, node in work:
+            for x in node.inputs:
+                if x.requires_grad and x._node is not None and position[id(x._node)] > position[id(node)]:
+                    raise RuntimeError(f"backward order disagrees with the graph: {node.name()} runs "
+                                       f"before {x._node.name()}")
+    finally:
+        g.clear()     # drop the tensors now: a DiGraph refers to itself, so only gc would free it
 
 
 def _deposit_leaf_grad(t, g):
-    Tensor = _Tensor()
     if t.grad is None:
         t.grad = Tensor._from_buffer(g, t._dev)
     else:

@@ -22,7 +22,8 @@ An op is one small unit you can hold in your head (see docs/ops.md):
 `backward` returns one gradient per input, or None where `ctx.needs_input_grad` is
 False, so no work is wasted on inputs that need no gradient.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,9 +32,9 @@ from . import dtypes
 REGISTRY = {}
 
 
-@dataclass(frozen=True)
-class Meta:
-    """What an op knows about an input before running it: shape and dtype."""
+class Meta(NamedTuple):
+    """What an op knows about an input before running it: shape and dtype.
+    (A NamedTuple: made for every input of every op call, so it must be cheap.)"""
     shape: tuple
     dtype: np.dtype
 
@@ -47,19 +48,18 @@ class Domain:
     avoid_zero: bool = False
 
 
-@dataclass
 class Context:
     """Per-call state shared by an op's forward and backward (PyTorch's `ctx`).
 
     The autograd engine fills `inputs`/`output` as the op's `saves` declares; a
     forward may stash more with `ctx.save(name=array)`. `free()` drops it all when
-    the graph is released after backward (retain_graph=False)."""
-    needs_input_grad: tuple
-    input_metas: tuple
-    inputs: tuple = None
-    output: object = None
-    saved: dict = field(default_factory=dict)
-    freed: bool = False
+    the graph is released after backward (retain_graph=False). A plain class with
+    __slots__: one is made per recorded op call."""
+    __slots__ = ("needs_input_grad", "input_metas", "inputs", "output", "saved", "freed")
+
+    def __init__(self, needs_input_grad, input_metas, inputs=None, output=None):
+        self.needs_input_grad, self.input_metas = needs_input_grad, input_metas
+        self.inputs, self.output, self.saved, self.freed = inputs, output, {}, False
 
     def save(self, **arrays):
         self.saved.update(arrays)
@@ -115,6 +115,8 @@ def register(cls):
     op = cls()
     if not op.name or op.name in REGISTRY:
         raise ValueError(f"op name {op.name!r} is empty or registered twice")
+    # read on every call by autograd.apply: worked out once here
+    op.saves_inputs, op.saves_output = "inputs" in op.saves, "output" in op.saves
     REGISTRY[op.name] = op
     return cls
 

@@ -8,8 +8,9 @@ numpy references and CUDA kernels, live in `ops/`.
 import numpy as np
 
 from . import autograd, dtypes
-from .autograd import apply
+from .autograd import apply, run
 from .device import get_device
+from .op import REGISTRY
 
 
 def _axis_args(op, axis, dim, keepdims, keepdim):
@@ -51,9 +52,9 @@ class Tensor:
         return t
 
     # --- what a tensor is ------------------------------------------------------------
-    shape = property(lambda self: tuple(self.buf.shape))
+    shape = property(lambda self: self.buf.shape)        # buffers keep shapes as tuples
     ndim = property(lambda self: len(self.buf.shape))
-    dtype = property(lambda self: np.dtype(self.buf.dtype))
+    dtype = property(lambda self: self.buf.dtype)
     device = property(lambda self: self._dev.name)
     is_leaf = property(lambda self: self._node is None)
     grad_fn = property(lambda self: self._node)
@@ -180,10 +181,16 @@ class Tensor:
 
     # --- arithmetic --------------------------------------------------------------
     def _operand(self, other, op_name):
-        """Turn a Python number or array into a tensor on this tensor's device."""
+        """Turn a Python number or array into a tensor on this tensor's device. A number
+        is filled in on the device (no upload); arrays and lists are data, and copied."""
         if isinstance(other, Tensor):
             return other
-        if isinstance(other, (bool, int, float, np.number, np.ndarray, list)):
+        if isinstance(other, (bool, int, float, np.number)):
+            dtype = self.dtype
+            if isinstance(other, (float, np.floating)) and dtype.kind != "f":
+                dtype = dtypes.float32
+            return Tensor._from_buffer(self._dev.full((), other, dtype), self._dev)
+        if isinstance(other, (np.ndarray, list)):
             arr = np.asarray(other)
             dtype = self.dtype
             if arr.dtype.kind == "f" and not dtypes.is_float(dtype):
@@ -192,6 +199,8 @@ class Tensor:
         raise TypeError(f"{op_name}: unsupported operand type {type(other).__name__}")
 
     def _binary(self, op_name, other, reverse=False):
+        if other.__class__ is Tensor and other.buf.dtype == self.buf.dtype:   # the common case
+            return run(REGISTRY[op_name], (other, self) if reverse else (self, other), {})
         other = self._operand(other, op_name)
         a, b = (other, self) if reverse else (self, other)
         if a.dtype != b.dtype and not (dtypes.is_float(a.dtype) and dtypes.is_float(b.dtype)):
@@ -392,3 +401,6 @@ def stack(tensors, dim=0):
     if not tensors:
         raise ValueError("stack: expected a non-empty list of tensors")
     return cat([t.unsqueeze(dim) for t in tensors], dim=dim)
+
+
+autograd.Tensor = Tensor     # autograd makes result tensors without importing this module

@@ -28,10 +28,12 @@ class CPUDevice:
 
     def forward(self, op, ctx, xs, attrs):
         # numpy returns scalars, not arrays, from 0-d arithmetic: keep buffers arrays
-        return np.asarray(op.forward(ctx, *xs, **attrs))
+        out = op.forward(ctx, *xs, **attrs)
+        return out if out.__class__ is np.ndarray else np.asarray(out)
 
     def backward(self, op, ctx, grad, attrs):
-        return tuple(None if g is None else np.asarray(g) for g in op.backward(ctx, grad, **attrs))
+        return [g if g is None or g.__class__ is np.ndarray else np.asarray(g)
+                for g in op.backward(ctx, grad, **attrs)]
 
     def update(self, op, bufs, attrs):
         """In-place parameter updates (optimiser steps)."""
