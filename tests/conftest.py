@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -5,10 +7,15 @@ import tinygrad_cu as tg
 
 
 def device_or_skip(name):
+    """Skip a test of a device that cannot run here, saying why. With
+    TINYGRAD_CU_REQUIRE_CUDA=1 (scripts/gpu_check.sh sets it) an unavailable `cuda` fails
+    the test instead: on the GPU machine, "42 skipped" must not look green."""
     ok, reason = tg.device_status(name)
     if not ok:
         msg = f"device {name!r} unavailable: {reason}"
         print(msg)
+        if name == "cuda" and os.environ.get("TINYGRAD_CU_REQUIRE_CUDA") == "1":
+            pytest.fail(msg + " (TINYGRAD_CU_REQUIRE_CUDA=1)", pytrace=False)
         pytest.skip(msg)
     return name
 

@@ -30,18 +30,23 @@ def _make(name):
 
 
 def _make_cuda():
+    """The PyCUDA device, or an UnavailableDevice that names every missing part
+    (PyCUDA, libcuda.so.1, a GPU, nvcc: tinygrad_cu/device/cuda_probe.py)."""
+    from . import cuda_probe
+    found = cuda_probe.probe()
+    if found.missing():
+        return UnavailableDevice("cuda", found.describe())
     try:
         import pycuda.driver as driver
         driver.init()
-        if driver.Device.count() == 0:
-            return UnavailableDevice("cuda", "no NVIDIA GPU found by the CUDA driver")
         import pycuda.autoinit  # noqa: F401  (creates the context on GPU 0)
         from pycuda.compiler import SourceModule
-    except ImportError as e:
-        return UnavailableDevice("cuda", f"PyCUDA is not installed ({e}); pip install '.[cuda]'")
-    except Exception as e:  # driver present but unusable: no GPU, no libcuda, ...
-        return UnavailableDevice("cuda", f"the CUDA driver could not start: {e}")
-    return GPUDevice("cuda", driver, SourceModule)
+    except Exception as e:  # every part is there, yet PyCUDA cannot start (context creation, ...)
+        return UnavailableDevice("cuda", f"PyCUDA could not start the device ({type(e).__name__}: {e}) "
+                                 f"-- found: {', '.join(found.found())}")
+    device = GPUDevice("cuda", driver, SourceModule)
+    device.reason = found.describe()            # "ready: GPU 0 <name> (compute capability ...)"
+    return device
 
 
 def get_device(name=None):
