@@ -264,10 +264,18 @@ print("NOT DETECTED")
 """
 
 
+def asan_runtime_or_skip():
+    """The AddressSanitizer runtime of the emulator's compiler (g++'s libasan.so, clang's
+    libclang_rt.asan-<arch>.so: code from one needs its own)."""
+    from tinygrad_cu.runtime import emu_toolchain
+    asan = emu_toolchain.asan_runtime()
+    if asan is None:
+        pytest.skip(f"{emu_toolchain.compiler()} has no AddressSanitizer runtime: bounds mode is unavailable")
+    return asan
+
+
 def run_bounds(file, launch):
-    asan = subprocess.run(["g++", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
-    if not os.path.isabs(asan):
-        pytest.skip("g++ has no libasan.so: bounds mode is unavailable")
+    asan = asan_runtime_or_skip()
     env = dict(os.environ, LD_PRELOAD=asan, ASAN_OPTIONS="detect_leaks=0",
                UBSAN_OPTIONS="print_stacktrace=1", PYTHONPATH=ROOT)
     script = BOUNDS_SCRIPT.format(tests=os.path.dirname(__file__), file=file, launch=textwrap.dedent(launch))
@@ -298,9 +306,7 @@ def test_bounds_mode_fiber_kernels_leave_no_stale_stack_poison():
     then more Python work: ASan must report nothing, and the process must exit 0.
     (A fiber stack handed back while still marked as stack redzones made ASan abort later
     in Python's parser, far from any kernel.)"""
-    asan = subprocess.run(["g++", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
-    if not os.path.isabs(asan):
-        pytest.skip("g++ has no libasan.so: bounds mode is unavailable")
+    asan = asan_runtime_or_skip()
     script = textwrap.dedent(f"""
         import gc, numpy as np, sys
         sys.path.insert(0, {os.path.dirname(__file__)!r})

@@ -49,9 +49,11 @@ TARGETS = {  # name: (compiler, machine as platform.machine() reports it there, 
 
 def _load(name, machine):
     """A private copy of one runtime module; emu_build sees `machine` as the platform."""
-    if name == "emu_build":
-        spec = importlib.util.spec_from_file_location(f"_emu_build_{machine}", os.path.join(RUNTIME, "emu_build.py"))
+    if name == "emu_build":  # inside the package: it imports emu_toolchain
+        spec = importlib.util.spec_from_file_location(f"tinygrad_cu.runtime._emu_build_{machine}",
+                                                      os.path.join(RUNTIME, "emu_build.py"))
         module = importlib.util.module_from_spec(spec)
+        module.__package__ = "tinygrad_cu.runtime"
         with mock.patch("platform.machine", return_value=machine):
             spec.loader.exec_module(module)
         return module
@@ -61,9 +63,10 @@ def _load(name, machine):
     return module
 
 
-def loader_flags(machine):
-    """The flags emu.SourceModule passes to g++ on `machine` (normal mode), minus -shared."""
-    return [f for f in _load("emu_build", machine).flags_for(None, []) if f != "-shared"]
+def loader_flags(machine, cxx=None):
+    """The flags emu.SourceModule passes to `cxx` on `machine` (normal mode), minus -shared.
+    The compiler's own probe decides OpenMP and the half type (aarch64 g++ < 13: __fp16)."""
+    return [f for f in _load("emu_build", machine).flags_for(None, [], cxx=cxx) if f != "-shared"]
 
 
 def missing_tools(target):
@@ -97,7 +100,7 @@ def build(target, directory, flags=None):
     os.makedirs(directory, exist_ok=True)
     generate_units(directory, cxx)
     exe = os.path.join(directory, "driver-" + target)
-    flags = loader_flags(machine) if flags is None else flags
+    flags = loader_flags(machine, cxx) if flags is None else flags
     cmd = [cxx] + flags + extra + ["-I", directory, os.path.join(HERE, "driver.cpp"), "-o", exe]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode:
@@ -107,7 +110,7 @@ def build(target, directory, flags=None):
 
 def build_all(targets, directory):
     """build() for each target in parallel (g++ runs in subprocesses); {target: (exe, cmd)}."""
-    flags = {t: loader_flags(TARGETS[t][1]) for t in targets}      # before any thread starts
+    flags = {t: loader_flags(TARGETS[t][1], TARGETS[t][0]) for t in targets}  # before any thread starts
     with ThreadPoolExecutor(max_workers=max(1, min(len(targets), os.cpu_count() or 1))) as pool:
         futures = {t: pool.submit(build, t, os.path.join(directory, t), flags[t]) for t in targets}
         return {t: f.result() for t, f in futures.items()}

@@ -24,7 +24,7 @@ import threading
 
 import numpy as np
 
-from . import emu_build, emu_race, emu_source
+from . import emu_build, emu_race, emu_source, emu_toolchain
 from .emu_build import CompileError
 from .emu_launch import (LaunchConfigError, LaunchError, Parameter, RaceError, SlotBuffer, check_shared,
                          launch_dims)
@@ -65,7 +65,7 @@ def _split_options(options):
 
 
 def _asan_preloaded():
-    return "libasan" in os.environ.get("LD_PRELOAD", "")
+    return emu_toolchain.asan_preloaded()  # LD_PRELOAD on Linux, DYLD_INSERT_LIBRARIES on macOS
 
 
 def _open_library(path):
@@ -74,6 +74,7 @@ def _open_library(path):
         lib = ctypes.CDLL(path)
         lib.emu_error_text.restype = ctypes.c_char_p
         lib.emu_set_max_workers.argtypes = [ctypes.c_int]
+        emu_build.prepare_library(lib)  # built without OpenMP: hand it the runtime's thread pool
         _libraries[path] = lib
     return lib
 
@@ -98,8 +99,7 @@ class SourceModule:
             raise ValueError(f"check={check!r}: use None, 'race' or 'bounds'")
         if check == "bounds" and not _asan_preloaded():
             raise RuntimeError("check='bounds' loads AddressSanitizer code, which must be loaded first: run "
-                               "Python as LD_PRELOAD=$(g++ -print-file-name=libasan.so) "
-                               "ASAN_OPTIONS=detect_leaks=0 python ...")
+                               "Python as " + emu_toolchain.asan_preload_hint())
         self.check = check
         defines, includes = _split_options(options)
         include_dirs = list(include_dirs or ()) + includes

@@ -5,23 +5,29 @@ under a key that hashes everything the result depends on (the source and the fil
 includes with "...", the emulator's headers, the flags, the compiler binary and the
 machine). Files appear under their final name only by an atomic rename, so parallel
 test processes building the same module cannot see, or leave, a half-written file.
+Which compiler, and what it can do (OpenMP, the half type), is emu_toolchain.py's job;
+each compiler has its own cache folder.
 """
 import hashlib
 import json
 import os
 import platform
-import shutil
 import subprocess
 import tempfile
 import time
 
+from . import emu_toolchain
+from .emu_toolchain import compiler, compiler_identity  # noqa: F401  (part of this module's API)
+
 INCLUDE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
 HEADER = os.path.join(INCLUDE_DIR, "cuda_emu.h")
-FORMAT_VERSION = "1"  # bump when the generated code or the metadata changes meaning
+FORMAT_VERSION = "2"  # bump when the generated code or the metadata changes meaning
 
-BASE_FLAGS = ["-std=c++17", "-fPIC", "-shared", "-fopenmp", "-fvisibility=hidden",
-              # CUDA code type-puns shared memory ((int*)&floats[n]); CUDA math never sets errno
-              "-fno-strict-aliasing", "-fno-math-errno"]
+# OpenMP's flags and the half type come from the compiler's probe (flags_for).
+BASE_FLAGS = ["-std=c++17"] + emu_toolchain.SHARED_FLAGS + [
+    "-fvisibility=hidden",
+    # CUDA code type-puns shared memory ((int*)&floats[n]); CUDA math never sets errno
+    "-fno-strict-aliasing", "-fno-math-errno"]
 
 
 def _cpu_has_fma():
@@ -45,35 +51,13 @@ BOUNDS = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,bounds",
 
 
 class CompileError(RuntimeError):
-    """g++ rejected the source (PyCUDA raises pycuda.driver.CompileError)."""
+    """The compiler rejected the source (PyCUDA raises pycuda.driver.CompileError)."""
 
 
-def cache_dir():
-    if os.environ.get("TINYGRAD_CU_CACHE"):
-        return os.environ["TINYGRAD_CU_CACHE"]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "tinygrad_cu", "emu")
-
-
-def compiler():
-    return os.environ.get("TINYGRAD_CU_EMU_CXX", "g++")
-
-
-_identities = {}
-
-
-def compiler_identity(cxx):
-    """Which compiler this is, without running it (a cached load must stay fast):
-    its resolved path, size and modification time change when it is upgraded."""
-    if cxx not in _identities:
-        path = shutil.which(cxx)
-        if path is None:
-            raise CompileError(f"the emulator needs a C++ compiler: {cxx!r} is not on PATH "
-                               "(set TINYGRAD_CU_EMU_CXX)")
-        real = os.path.realpath(path)
-        st = os.stat(real)
-        _identities[cxx] = f"{real}:{st.st_size}:{st.st_mtime_ns}"
-    return _identities[cxx]
+def cache_dir(cxx=None):
+    """$TINYGRAD_CU_CACHE as given, else <cache root>/tinygrad_cu/emu/<compiler>, the root
+    being $XDG_CACHE_HOME, ~/Library/Caches on macOS, ~/.cache elsewhere."""
+    return emu_toolchain.cache_folder(cxx)
 
 
 _header_digest = None
@@ -110,9 +94,15 @@ def _quoted_includes(source):
             yield s.split('"')[1]
 
 
-def flags_for(check, user_flags):
+def flags_for(check, user_flags, cxx=None):
+    """Everything `cxx` (default: compiler()) is given besides the file names."""
     mode = BOUNDS if check == "bounds" else DEBUG if os.environ.get("TINYGRAD_CU_EMU_DEBUG") == "1" else OPTIMISE
-    return BASE_FLAGS + mode + ["-include", HEADER, "-I", INCLUDE_DIR] + list(user_flags)
+    try:
+        tools = emu_toolchain.toolchain(cxx)
+    except emu_toolchain.ToolchainError as e:
+        raise CompileError(str(e)) from None
+    return (BASE_FLAGS + list(tools.openmp_flags) + [f"-DCUDA_EMU_HALF={tools.half}"] + mode
+            + ["-include", HEADER, "-I", INCLUDE_DIR] + list(user_flags))
 
 
 def cache_key(source, flags, no_extern_c, include_dirs, cxx):
@@ -130,7 +120,7 @@ def _write_atomically(path, data):
 
 def load_cached(directory, key):
     """The (library path, metadata) of a cached build, or None."""
-    meta, lib = os.path.join(directory, key + ".json"), os.path.join(directory, key + ".so")
+    meta, lib = os.path.join(directory, key + ".json"), os.path.join(directory, key + emu_toolchain.LIBRARY_SUFFIX)
     try:
         with open(meta) as f:  # written last, so its presence means the library is complete
             info = json.load(f)
@@ -146,14 +136,41 @@ def compile_module(directory, key, source, unit, flags, cxx, meta):
     _write_atomically(os.path.join(directory, key + ".cu"), source)
     cpp = os.path.join(directory, key + ".emu.cpp")
     _write_atomically(cpp, unit)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".so")
-    os.close(fd)
+    library = os.path.join(directory, key + emu_toolchain.LIBRARY_SUFFIX)
     started = time.perf_counter()
+    _compile(cxx, flags, cpp, library, "the kernel source")
+    meta = dict(meta, compile_seconds=round(time.perf_counter() - started, 3))
+    _write_atomically(os.path.join(directory, key + ".json"), json.dumps(meta))
+    return library, meta
+
+
+def _compile(cxx, flags, cpp, library, what):
+    """cxx ... cpp -o library, through a temporary name and an atomic rename."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(library), prefix=".tmp-", suffix=emu_toolchain.LIBRARY_SUFFIX)
+    os.close(fd)
     result = subprocess.run([cxx] + flags + ["-x", "c++", cpp, "-o", tmp], capture_output=True, text=True)
     if result.returncode:
         os.unlink(tmp)
-        raise CompileError(f"g++ failed to compile the kernel source (as {cpp}):\n{result.stderr[-6000:]}")
-    os.replace(tmp, os.path.join(directory, key + ".so"))
-    meta = dict(meta, compile_seconds=round(time.perf_counter() - started, 3))
-    _write_atomically(os.path.join(directory, key + ".json"), json.dumps(meta))
-    return os.path.join(directory, key + ".so"), meta
+        raise CompileError(f"{cxx} failed to compile {what} (as {cpp}):\n{result.stderr[-6000:]}")
+    os.replace(tmp, library)
+
+
+def build_helper(name, source, extra_flags, cxx=None):
+    """A small shared library of the runtime's own (the thread pool), compiled once per
+    compiler and cached like a module: the path of <cache>/<name>-<key><suffix>."""
+    cxx = cxx or compiler()
+    flags = BASE_FLAGS + list(extra_flags) + ["-I", INCLUDE_DIR]
+    key = cache_key(source, flags, True, [INCLUDE_DIR], cxx)
+    directory = cache_dir(cxx)
+    library = os.path.join(directory, f"{name}-{key}{emu_toolchain.LIBRARY_SUFFIX}")
+    if not os.path.exists(library):
+        os.makedirs(directory, exist_ok=True)
+        cpp = os.path.join(directory, f"{name}-{key}.cpp")
+        _write_atomically(cpp, source)
+        _compile(cxx, flags, cpp, library, f"the emulator's {name} library")
+    return library
+
+
+def prepare_library(lib):
+    """After loading a module: one without OpenMP gets the runtime's thread pool."""
+    emu_toolchain.attach_pool(lib, build_helper)

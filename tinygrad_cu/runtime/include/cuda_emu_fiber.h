@@ -2,17 +2,27 @@
 // and a barrier switches to the next thread. The switch is a few instructions of
 // assembly on x86-64 (the six callee-saved registers) and on aarch64 (x19-x30 and
 // d8-d15), with no system call; glibc's swapcontext makes a sigprocmask system call
-// per switch and is ~25x slower. Elsewhere, or with -DCUDA_EMU_UCONTEXT, it falls back
-// to ucontext.
+// per switch and is ~25x slower. The same code serves Linux and macOS (Intel and Apple
+// silicon): only the assembler's directives differ (ELF or Mach-O, below). Elsewhere,
+// or with -DCUDA_EMU_UCONTEXT, it falls back to ucontext.
 #pragma once
 #include <cstdint>
 #include <cstddef>
-#if defined(__SANITIZE_ADDRESS__)
+// AddressSanitizer is on: g++ says so with __SANITIZE_ADDRESS__, clang with __has_feature.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EMU_HAS_ASAN_FEATURE 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(EMU_HAS_ASAN_FEATURE)
 #include <sanitizer/common_interface_defs.h>
 #include <sanitizer/asan_interface.h>
 #define EMU_ASAN 1
 #endif
 #if defined(CUDA_EMU_UCONTEXT) || !(defined(__x86_64__) || defined(__aarch64__))
+#if defined(__APPLE__) && !defined(_XOPEN_SOURCE)
+#define _XOPEN_SOURCE 700  // macOS's <ucontext.h> refuses to declare the (deprecated) routines without it
+#endif
 #include <ucontext.h>
 #define EMU_UCONTEXT 1
 #endif
@@ -29,81 +39,81 @@ struct Context {
 
 #ifndef EMU_UCONTEXT
 extern "C" void emu_switch_stack(void** save_sp, void* load_sp) __attribute__((visibility("hidden")));
+// The assembler directives that open and close a hidden function differ by object
+// format: ELF (Linux) has .hidden, .type and .size; Mach-O (macOS) prefixes C names with
+// an underscore and spells "hidden" .private_extern (Apple's "OS X Assembler Reference").
+#if defined(__APPLE__)
+#define EMU_ASM_BEGIN(name, type) ".globl _" #name "\n.private_extern _" #name "\n_" #name ":\n"
+#define EMU_ASM_END(name) "\n"
+#else
+#define EMU_ASM_BEGIN(name, type) ".globl " #name "\n.hidden " #name "\n.type " #name "," type "\n" #name ":\n"
+#define EMU_ASM_END(name) ".size " #name ", .-" #name "\n"
+#endif
 #endif
 #if !defined(EMU_UCONTEXT) && defined(__x86_64__)
-asm(R"(
-  .text
-  .globl emu_switch_stack
-  .hidden emu_switch_stack
-  .type emu_switch_stack,@function
-emu_switch_stack:
-  pushq %rbp
-  pushq %rbx
-  pushq %r12
-  pushq %r13
-  pushq %r14
-  pushq %r15
-  movq %rsp, (%rdi)
-  movq %rsi, %rsp
-  popq %r15
-  popq %r14
-  popq %r13
-  popq %r12
-  popq %rbx
-  popq %rbp
-  ret
-  .size emu_switch_stack, .-emu_switch_stack
-)");
+// System V and macOS share the x86-64 calling convention: rbx, rbp, r12-r15 are callee-saved.
+asm(".text\n"
+    ".p2align 4\n"
+    EMU_ASM_BEGIN(emu_switch_stack, "@function")
+    "  pushq %rbp\n"
+    "  pushq %rbx\n"
+    "  pushq %r12\n"
+    "  pushq %r13\n"
+    "  pushq %r14\n"
+    "  pushq %r15\n"
+    "  movq %rsp, (%rdi)\n"
+    "  movq %rsi, %rsp\n"
+    "  popq %r15\n"
+    "  popq %r14\n"
+    "  popq %r13\n"
+    "  popq %r12\n"
+    "  popq %rbx\n"
+    "  popq %rbp\n"
+    "  ret\n"
+    EMU_ASM_END(emu_switch_stack));
 #elif !defined(EMU_UCONTEXT) && defined(__aarch64__)
 // AAPCS64: x19-x28, the frame pointer x29, the link register x30 and the low halves of
 // v8-v15 (d8-d15) are callee-saved: 20 registers, 160 bytes (sp stays 16-aligned).
+// Apple's arm64 ABI keeps these rules (and reserves x18, which is never touched here).
 // A new fiber's frame holds x19 = its entry and x30 = emu_fiber_start, which calls the
 // entry with a zero link register and frame pointer, so backtraces end there.
-asm(R"(
-  .text
-  .p2align 2
-  .globl emu_switch_stack
-  .hidden emu_switch_stack
-  .type emu_switch_stack,%function
-emu_switch_stack:
-  sub sp, sp, #160
-  stp x19, x20, [sp, #0]
-  stp x21, x22, [sp, #16]
-  stp x23, x24, [sp, #32]
-  stp x25, x26, [sp, #48]
-  stp x27, x28, [sp, #64]
-  stp x29, x30, [sp, #80]
-  stp d8, d9, [sp, #96]
-  stp d10, d11, [sp, #112]
-  stp d12, d13, [sp, #128]
-  stp d14, d15, [sp, #144]
-  mov x9, sp
-  str x9, [x0]
-  mov sp, x1
-  ldp x19, x20, [sp, #0]
-  ldp x21, x22, [sp, #16]
-  ldp x23, x24, [sp, #32]
-  ldp x25, x26, [sp, #48]
-  ldp x27, x28, [sp, #64]
-  ldp x29, x30, [sp, #80]
-  ldp d8, d9, [sp, #96]
-  ldp d10, d11, [sp, #112]
-  ldp d12, d13, [sp, #128]
-  ldp d14, d15, [sp, #144]
-  add sp, sp, #160
-  ret
-  .size emu_switch_stack, .-emu_switch_stack
-
-  .p2align 2
-  .hidden emu_fiber_start
-  .type emu_fiber_start,%function
-emu_fiber_start:
-  mov x16, x19
-  mov x29, xzr
-  mov x30, xzr
-  br x16
-  .size emu_fiber_start, .-emu_fiber_start
-)");
+asm(".text\n"
+    ".p2align 2\n"
+    EMU_ASM_BEGIN(emu_switch_stack, "%function")
+    "  sub sp, sp, #160\n"
+    "  stp x19, x20, [sp, #0]\n"
+    "  stp x21, x22, [sp, #16]\n"
+    "  stp x23, x24, [sp, #32]\n"
+    "  stp x25, x26, [sp, #48]\n"
+    "  stp x27, x28, [sp, #64]\n"
+    "  stp x29, x30, [sp, #80]\n"
+    "  stp d8, d9, [sp, #96]\n"
+    "  stp d10, d11, [sp, #112]\n"
+    "  stp d12, d13, [sp, #128]\n"
+    "  stp d14, d15, [sp, #144]\n"
+    "  mov x9, sp\n"
+    "  str x9, [x0]\n"
+    "  mov sp, x1\n"
+    "  ldp x19, x20, [sp, #0]\n"
+    "  ldp x21, x22, [sp, #16]\n"
+    "  ldp x23, x24, [sp, #32]\n"
+    "  ldp x25, x26, [sp, #48]\n"
+    "  ldp x27, x28, [sp, #64]\n"
+    "  ldp x29, x30, [sp, #80]\n"
+    "  ldp d8, d9, [sp, #96]\n"
+    "  ldp d10, d11, [sp, #112]\n"
+    "  ldp d12, d13, [sp, #128]\n"
+    "  ldp d14, d15, [sp, #144]\n"
+    "  add sp, sp, #160\n"
+    "  ret\n"
+    EMU_ASM_END(emu_switch_stack)
+    ".p2align 2\n"
+    EMU_ASM_BEGIN(emu_fiber_start, "%function")
+    "  mov x16, x19\n"
+    "  mov x29, xzr\n"
+    "  mov x30, xzr\n"
+    "  br x16\n"
+    EMU_ASM_END(emu_fiber_start));
 extern "C" void emu_fiber_start() __attribute__((visibility("hidden")));
 #endif
 

@@ -22,6 +22,14 @@
 #define __powf(a, b) powf(a, b)
 #define __sincosf(x, s, c) sincosf(x, s, c)
 
+// glibc has these GNU extensions (which CUDA offers too); Apple's libm does not.
+#if !defined(__GLIBC__)
+EMU_FN void sincosf(float x, float* s, float* c) { *s = sinf(x); *c = cosf(x); }
+EMU_FN void sincos(double x, double* s, double* c) { *s = sin(x); *c = cos(x); }
+EMU_FN float exp10f(float x) { return powf(10.0f, x); }
+EMU_FN double exp10(double x) { return pow(10.0, x); }
+#endif
+
 EMU_FN float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 EMU_FN double rsqrt(double x) { return 1.0 / sqrt(x); }
 EMU_FN float __fdividef(float a, float b) { return a / b; }
@@ -74,24 +82,3 @@ EMU_FN void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst
 EMU_FN void __threadfence_block() { std::atomic_signal_fence(std::memory_order_seq_cst); }
 EMU_FN long long clock64() { timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1000000000LL + t.tv_nsec; }
 EMU_FN void __nanosleep(unsigned) {}
-
-// Half precision: IEEE binary16. g++ >= 12 has _Float16 in C++ on x86-64, but on
-// aarch64 only from g++ 13; older aarch64 compilers have __fp16 (the same format, but a
-// storage type: arithmetic on it is done in float). __half's functions below round the
-// same way with either (a float result of +,-,*,/ of two halves rounds to half exactly
-// as the half operation would), so a kernel using them gets the same bits.
-#if defined(__aarch64__) && !defined(__clang__) && __GNUC__ < 13
-typedef __fp16 __half;
-#else
-typedef _Float16 __half;
-#endif
-struct __attribute__((aligned(4))) __half2 { __half x, y; };
-EMU_FN __half __float2half(float f) { return (__half)f; }
-EMU_FN __half __float2half_rn(float f) { return (__half)f; }
-EMU_FN float __half2float(__half h) { return (float)h; }
-EMU_FN __half __hadd(__half a, __half b) { return a + b; }
-EMU_FN __half __hsub(__half a, __half b) { return a - b; }
-EMU_FN __half __hmul(__half a, __half b) { return a * b; }
-EMU_FN __half __hfma(__half a, __half b, __half c) { return (__half)fmaf((float)a, (float)b, (float)c); }
-EMU_FN __half2 __floats2half2_rn(float a, float b) { return {(__half)a, (__half)b}; }
-EMU_FN float2 __half22float2(__half2 h) { return {(float)h.x, (float)h.y}; }

@@ -1,5 +1,5 @@
-// The scheduler: a launch runs its grid's blocks over the CPU cores (OpenMP), and the
-// threads of each block either
+// The scheduler: a launch runs its grid's blocks over the CPU cores, and the threads of
+// each block either
 //   - as a plain loop over threadIdx (kernels that never wait for each other: the
 //     kernel is inlined into the loop, as fast as hand-written C), or
 //   - as cooperative fibers (kernels that reach __syncthreads, __syncwarp, a warp
@@ -7,6 +7,12 @@
 //     thread runs; when none can run, the barrier opens.
 // Which one is decided per kernel by the loader (emu_source.py) and baked in here as a
 // template argument, so a loop-mode kernel carries no fiber code at all.
+//
+// The blocks are spread with OpenMP when the compiler has it (-fopenmp; emu_build.py
+// probes that once per compiler), else over the runtime's own thread pool
+// (cuda_emu_pool.h), whose entry point Python hands over with emu_set_pool; before that,
+// or when forced off, they run serially. Every way takes blocks in chunks from a dynamic
+// schedule and runs each block the same way, so the results are identical.
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -16,10 +22,18 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+#ifdef _OPENMP
 #include <omp.h>
+#endif
 #include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#ifndef MAP_STACK  // Linux's hint that a mapping is a stack; macOS has no such flag
+#define MAP_STACK 0
+#endif
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0
+#endif
 
 namespace emu {
 
@@ -36,8 +50,11 @@ enum ErrorKind : int { NO_ERROR = 0, E_BARRIER_IN_LOOP_MODE = 1, E_DEVICE_ASSERT
 
 static std::atomic<int> g_error{NO_ERROR};
 static char g_error_text[2048];
-static int g_max_workers = 0;            // 0: OpenMP's default (all cores)
+static int g_max_workers = 0;            // 0: the default (OpenMP's, or the pool's: all cores)
 static pid_t g_pool_pid = 0;             // process that started libgomp's thread pool
+// without OpenMP: the runtime's pool, set by emu_set_pool (nullptr: blocks run serially)
+static void (*g_pool_run)(int workers, void (*task)(void*, int), void* ctx) = nullptr;
+static int g_pool_threads = 1;
 
 // The first error of a launch wins; later ones (other blocks) are dropped.
 static void report_error(int kind, const char* fmt, ...) {
@@ -255,13 +272,13 @@ template <class Body> __attribute__((noinline)) static void run_block_as_loop(Wo
 // ------------------------------------------------------------------ blocks
 struct Grid { dim3 grid, block; size_t shared; int flags; long blocks; unsigned threads; };
 
-static Worker* worker_for_launch(const Grid& g) {
+static Worker* worker_for_launch(const Grid& g, int worker_index) {
   if (!tl_worker) tl_worker = new Worker();
   Worker* w = tl_worker;
   w->fiber_mode = false;  // set by the caller
   w->block_threads = g.threads;
   w->order = g.flags & ORDER_MASK;
-  w->rng.seed(((unsigned)g.flags >> SEED_SHIFT) * 7919u + (unsigned)omp_get_thread_num());
+  w->rng.seed(((unsigned)g.flags >> SEED_SHIFT) * 7919u + (unsigned)worker_index);
   w->poison = (g.flags & FLAG_POISON) != 0;
   w->poison_byte = (unsigned char)((g.flags >> POISON_SHIFT) & 0xFF);
   blockDim = g.block; gridDim = g.grid;
@@ -276,10 +293,16 @@ static Worker* worker_for_launch(const Grid& g) {
   }
 #endif
 #ifdef EMU_ASAN
-  pthread_attr_t attr; void* lo; size_t size;
+  void* lo; size_t size;
+#ifdef __APPLE__  // the thread's stack for ASan's fiber-switch annotations; macOS gives its top
+  size = pthread_get_stacksize_np(pthread_self());
+  lo = (char*)pthread_get_stackaddr_np(pthread_self()) - size;
+#else
+  pthread_attr_t attr;
   pthread_getattr_np(pthread_self(), &attr);
   pthread_attr_getstack(&attr, &lo, &size);
   pthread_attr_destroy(&attr);
+#endif
   w->scheduler.stack = (char*)lo; w->scheduler.stack_size = size;
 #endif
   if (w->lanes.size() < ((g.threads + 31) / 32) * 32) w->lanes.assign(((g.threads + 31) / 32) * 32, 0);
@@ -301,35 +324,55 @@ template <bool FIBERS, class Body> static inline void run_block(Worker* w, const
   if constexpr (FIBERS) run_block_as_fibers(w, g.threads); else run_block_as_loop(w, body);
 }
 
+// What the OS threads of one launch share: blocks are taken `chunk` at a time from `next`.
+template <class Body> struct GridRun {
+  const Grid* g; Body* body; void (*run_thread)(void*);
+  long chunk; std::atomic<long> next{0};
+};
+
+template <bool FIBERS, class Body> static void run_blocks(GridRun<Body>& r, int worker_index) {
+  const Grid& g = *r.g;
+  Worker* w = worker_for_launch(g, worker_index);
+  w->fiber_mode = FIBERS; w->run_thread = r.run_thread; w->kernel = r.body;
+  for (;;) {
+    long first = r.next.fetch_add(r.chunk, std::memory_order_relaxed);
+    if (first >= g.blocks) break;
+    long last = std::min(g.blocks, first + r.chunk);
+    for (long b = first; b < last && !g_error.load(std::memory_order_relaxed); ++b) run_block<FIBERS>(w, g, b, *r.body);
+  }
+  worker_done(w);
+}
+
 template <bool FIBERS, class Body> static int run_grid(const unsigned* dims, size_t shared, int flags, Body& body) {
   g_error = NO_ERROR;
   Grid g{dim3(dims[0], dims[1], dims[2]), dim3(dims[3], dims[4], dims[5]), shared, flags, 0, 0};
   g.blocks = (long)g.grid.x * g.grid.y * g.grid.z;
   g.threads = g.block.x * g.block.y * g.block.z;
   auto run_thread = [](void* body) { (*static_cast<Body*>(body))(); };
+#ifdef _OPENMP
   int workers = g_max_workers > 0 ? g_max_workers : omp_get_max_threads();
+#else
+  int workers = !g_pool_run ? 1 : g_max_workers > 0 ? g_max_workers : g_pool_threads;
+#endif
   if (flags & FLAG_SERIAL) workers = 1;
   // libgomp's thread pool does not survive fork(): in a forked child, run serially.
+  // (The runtime's own pool checks this itself.)
   if (g_pool_pid && g_pool_pid != getpid()) workers = 1;
   if (g.blocks < workers) workers = (int)g.blocks;
+  // tiny loop-mode blocks (vector add) come in chunks, so the shared counter is cheap
+  long chunk = FIBERS || workers <= 1 ? 1 : std::max(1L, std::min(64L, g.blocks / (workers * 16L)));
+  GridRun<Body> r{&g, &body, run_thread, chunk};
   if (workers <= 1) {
-    Worker* w = worker_for_launch(g);
-    w->fiber_mode = FIBERS; w->run_thread = run_thread; w->kernel = &body;
-    for (long b = 0; b < g.blocks && !g_error.load(std::memory_order_relaxed); ++b) run_block<FIBERS>(w, g, b, body);
-    worker_done(w);
+    r.chunk = g.blocks;
+    run_blocks<FIBERS>(r, 0);
   } else {
+#ifdef _OPENMP
     if (!g_pool_pid) g_pool_pid = getpid();
-    // tiny loop-mode blocks (vector add) come in chunks, so the shared counter is cheap
-    long chunk = FIBERS ? 1 : std::max(1L, std::min(64L, g.blocks / (workers * 16L)));
 #pragma omp parallel num_threads(workers)
-    {
-      Worker* w = worker_for_launch(g);
-      w->fiber_mode = FIBERS; w->run_thread = run_thread; w->kernel = &body;
-#pragma omp for schedule(dynamic, chunk)
-      for (long b = 0; b < g.blocks; ++b)
-        if (!g_error.load(std::memory_order_relaxed)) run_block<FIBERS>(w, g, b, body);
-      worker_done(w);
-    }
+    run_blocks<FIBERS>(r, omp_get_thread_num());
+#else
+    g_pool_run(workers, [](void* p, int index) { run_blocks<FIBERS>(*static_cast<GridRun<Body>*>(p), index); }, &r);
+#endif
   }
   fflush(stdout);  // kernel printf shows up before Python prints anything else
   return g_error.load();
@@ -423,3 +466,12 @@ template <class T> struct DynamicShared {
 
 EMU_EXPORT const char* emu_error_text() { return emu::g_error_text; }
 EMU_EXPORT void emu_set_max_workers(int n) { emu::g_max_workers = n; }
+// 1 if this module spreads blocks with OpenMP; else Python hands it the runtime's pool.
+#ifdef _OPENMP
+EMU_EXPORT int emu_uses_openmp() { return 1; }
+#else
+EMU_EXPORT int emu_uses_openmp() { return 0; }
+#endif
+EMU_EXPORT void emu_set_pool(void (*run)(int, void (*)(void*, int), void*), int threads) {
+  emu::g_pool_run = run; emu::g_pool_threads = threads > 0 ? threads : 1;
+}
