@@ -39,7 +39,9 @@ def _make_cuda():
     try:
         import pycuda.driver as driver
         driver.init()
-        import pycuda.autoinit  # noqa: F401  (creates the context on GPU 0)
+        # GPU 0's primary context, the one the CUDA runtime uses: PyTorch or CuPy in the
+        # same process then share it instead of switching between two contexts.
+        import pycuda.autoprimaryctx  # noqa: F401
         from pycuda.compiler import SourceModule
     except Exception as e:  # every part is there, yet PyCUDA cannot start (context creation, ...)
         return UnavailableDevice("cuda", f"PyCUDA could not start the device ({type(e).__name__}: {e}) "
