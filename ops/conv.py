@@ -13,11 +13,12 @@ pixels). The (C*K, N*P) layout makes each tap's copy run along image rows, which
 2-3x faster in numpy than the (N*P, C*K) one (docs/benchmarks.md).
 Kernels: ops/conv.cu (forward, backward-data, backward-weight).
 """
-import itertools
-
 import numpy as np
 
 from tinygrad_cu.op import Meta, Op, register
+
+from . import cpu_parallel
+from .im2col import Columns, col2im, im2col, out_size
 
 SOURCE = "conv.cu"
 
@@ -29,39 +30,31 @@ def as_tuple(v, n, what):
     return t
 
 
-def out_size(size, k, stride, pad):
-    return (size + 2 * pad - k) // stride + 1
+def to_channels_first(grad):
+    """The gradient (N, O, *out) -> (O, N, *out), contiguous (the layout of the big
+    matmuls), copied by the cpu threads, each its own images."""
+    moved = grad.swapaxes(0, 1)
+    gy = np.empty(moved.shape, grad.dtype)
+    cpu_parallel.for_batch(grad.shape[0], lambda a, b: np.copyto(gy[:, a:b], moved[:, a:b]),
+                           grad.size // max(grad.shape[0], 1))
+    return gy
 
 
-def im2col(x, kernel, stride, padding):
-    """(N, C, *S) -> cols (C, *kernel, N, *out), contiguous: row (c, tap) holds input
-    channel c as seen through kernel tap `tap` from every output position. Built one
-    tap at a time (a strided copy of N x C planes per tap), so numpy copies long runs
-    along the image rows instead of kernel-sized pieces."""
-    xp = np.pad(x, [(0, 0), (0, 0)] + [(p, p) for p in padding]) if any(padding) else x
-    out = tuple(out_size(s, k, st, 0) for s, k, st in zip(xp.shape[2:], kernel, stride))
-    cols = np.empty((x.shape[1], *kernel, x.shape[0], *out), x.dtype)
-    planes = xp.swapaxes(0, 1)                                    # C, N, *S (a view)
-    for tap in itertools.product(*(range(k) for k in kernel)):
-        region = tuple(slice(t, t + s * (o - 1) + 1, s) for t, s, o in zip(tap, stride, out))
-        cols[(slice(None),) + tap] = planes[(slice(None), slice(None)) + region]
-    return cols
+def to_batch_first(y, bias=None):
+    """The matmul's (O, N, *out) -> the output (N, O, *out), plus the bias, in one
+    pass, by the cpu threads, each its own images."""
+    moved = y.swapaxes(0, 1)
+    out = np.empty(moved.shape, y.dtype)
+    if bias is not None:
+        bias = bias.reshape((-1,) + (1,) * (y.ndim - 2))
 
-
-def col2im(dcols, x_shape, kernel, stride, padding):
-    """The adjoint of im2col: add each tap's (C, N, *out) gradient back where it came
-    from, one kernel offset at a time (a loop over the K taps, not over pixels);
-    returns dx (N, C, *S), contiguous."""
-    d = len(kernel)
-    n, c = x_shape[:2]
-    padded = [s + 2 * p for s, p in zip(x_shape[2:], padding)]
-    dxp = np.zeros((c, n, *padded), dcols.dtype)
-    out = dcols.shape[2 + d:]
-    for tap in itertools.product(*(range(k) for k in kernel)):
-        region = tuple(slice(t, t + s * (o - 1) + 1, s) for t, s, o in zip(tap, stride, out))
-        dxp[(slice(None), slice(None)) + region] += dcols[(slice(None),) + tap]
-    inner = tuple(slice(p, p + s) for p, s in zip(padding, x_shape[2:]))
-    return np.ascontiguousarray(dxp[(slice(None), slice(None)) + inner].swapaxes(0, 1))
+    def work(a, b):
+        if bias is None:
+            np.copyto(out[a:b], moved[a:b])
+        else:
+            np.add(moved[a:b], bias, out=out[a:b])
+    cpu_parallel.for_batch(out.shape[0], work, y.size // max(out.shape[0], 1))
+    return out
 
 
 @register
@@ -94,28 +87,22 @@ class Conv(Op):
         return Meta((x.shape[0], w.shape[0]) + out, x.dtype)
 
     def forward(self, ctx, x, w, b=None, stride=1, padding=0):
-        d = x.ndim - 2
-        stride, padding = as_tuple(stride, d, "stride"), as_tuple(padding, d, "padding")
-        cols = im2col(x, w.shape[2:], stride, padding)            # C, *k, N, *out
-        out_shape = cols.shape[1 + d:]                            # N, *out
-        rows = cols.reshape(int(np.prod(w.shape[1:])), int(np.prod(out_shape)))   # (C*K, N*P)
-        y = w.reshape(w.shape[0], rows.shape[0]) @ rows           # (O, N*P): the one matmul
-        if b is not None:
-            y += b[:, None]
+        d, n, o = x.ndim - 2, x.shape[0], w.shape[0]
+        g = Columns(x.shape, w.shape[2:], as_tuple(stride, d, "stride"), as_tuple(padding, d, "padding"))
+        rows = im2col(x, g).reshape(g.rows)                       # (C*K, N*P)
+        y = w.reshape(o, g.rows[0]) @ rows                        # (O, N*P): the one matmul (BLAS threads)
         ctx.save(rows=rows)
-        return np.ascontiguousarray(y.reshape(w.shape[0], *out_shape).swapaxes(0, 1))
+        return to_batch_first(y.reshape((o, n) + g.out), b)
 
     def backward(self, ctx, grad, stride=1, padding=0):
         x, w = ctx.inputs[:2]
-        d = x.ndim - 2
-        stride, padding = as_tuple(stride, d, "stride"), as_tuple(padding, d, "padding")
+        d, o = x.ndim - 2, w.shape[0]
+        g = Columns(x.shape, w.shape[2:], as_tuple(stride, d, "stride"), as_tuple(padding, d, "padding"))
         needs = ctx.needs_input_grad
-        o, ck = w.shape[0], int(np.prod(w.shape[1:]))
-        gy = np.ascontiguousarray(grad.swapaxes(0, 1)).reshape(o, grad.size // max(o, 1))   # (O, N*P)
+        gy = to_channels_first(grad).reshape(o, g.rows[1])    # (O, N*P)
         gx = gw = gb = None
         if needs[0]:
-            dcols = (w.reshape(o, ck).T @ gy).reshape(w.shape[1:] + (grad.shape[0],) + grad.shape[2:])
-            gx = col2im(dcols, x.shape, w.shape[2:], stride, padding)
+            gx = col2im((w.reshape(o, g.rows[0]).T @ gy).reshape(g.shape), g)
         if needs[1]:
             # (cols dY^T)^T, not dY cols^T: the same product, but OpenBLAS runs the long
             # N*P reduction 1.5-2x faster in this orientation

@@ -13,6 +13,8 @@ import numpy as np
 
 from tinygrad_cu.op import Meta, Op, register
 
+from . import cpu_parallel
+
 SOURCE = "pool.cu"
 
 
@@ -41,16 +43,38 @@ def tap_views(a, k, s, out):
 
 
 def padded(x, p, fill):
-    return np.pad(x, [(0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])], constant_values=fill) if any(p) else x
+    """x (N, C, H, W) with p[0] rows and p[1] columns of `fill` on each side."""
+    if not any(p):
+        return x
+    n, c, h, w = x.shape
+    xp = np.full((n, c, h + 2 * p[0], w + 2 * p[1]), fill, x.dtype)
+    xp[:, :, p[0]:p[0] + h, p[1]:p[1] + w] = x
+    return xp
 
 
 def scatter_taps(x_shape, k, s, p, out, grad_at_tap, dtype):
-    """The adjoint of tap_views: add each offset's gradient (N, C, OH, OW) back into x."""
+    """The adjoint of tap_views: put each offset's gradient (N, C, OH, OW) back into x.
+    grad_at_tap(tap, start, stop, dest) writes (or, with dest=None, returns) images
+    start:stop of that offset's gradient; the cpu threads each do their own images.
+    Where windows cannot overlap (stride >= kernel) each input is in at most one
+    window, so gradients are written straight into dx instead of added; where they
+    also tile the input exactly, dx needs no zeroing first."""
     n, c, h, w = x_shape
-    dxp = np.zeros((n, c, h + 2 * p[0], w + 2 * p[1]), dtype)
-    for tap, view in tap_views(dxp, k, s, out):
-        view += grad_at_tap(tap)
-    return np.asarray(dxp[:, :, p[0]:p[0] + h, p[1]:p[1] + w], order="C")
+    disjoint = s[0] >= k[0] and s[1] >= k[1]
+    tiled = disjoint and not any(p) and (out[0] * s[0], out[1] * s[1]) == (h, w) and tuple(s) == tuple(k)
+    dx = np.empty(x_shape, dtype)
+
+    def work(start, stop):
+        dxp = dx[start:stop] if tiled else np.zeros((stop - start, c, h + 2 * p[0], w + 2 * p[1]), dtype)
+        for tap, view in tap_views(dxp, k, s, out):
+            if disjoint:
+                grad_at_tap(tap, start, stop, dest=view)
+            else:
+                view += grad_at_tap(tap, start, stop, dest=None)
+        if not tiled:
+            np.copyto(dx[start:stop], dxp[:, :, p[0]:p[0] + h, p[1]:p[1] + w])
+    cpu_parallel.for_batch(n, work, c * h * w)
+    return dx
 
 
 def launch_config(gpu, n):
@@ -110,17 +134,28 @@ class MaxPool2d(Pool2d):
 
     def forward(self, ctx, x, kernel_size, stride=None, padding=0):
         k, s, p, out = pool_geometry(self.name, x.shape, kernel_size, stride, padding)
-        views = list(tap_views(padded(x, p, -np.inf), k, s, out))
-        y = views[0][1].copy()
-        for _, v in views[1:]:
-            np.maximum(y, v, out=y)                     # NaN wins, as numpy's max
-        # each window's FIRST maximal offset: walk the offsets backwards, the earliest
-        # match overwrites later ones (a NaN maximum matches the first NaN)
-        nan = np.isnan(y) if np.isnan(y).any() else None
-        arg = np.zeros(y.shape, np.int32)
-        for tap, v in reversed(views):
-            match = v == y if nan is None else (v == y) | (nan & np.isnan(v))
-            np.copyto(arg, np.int32(tap), where=match)
+        y = np.empty(x.shape[:2] + out, x.dtype)
+        arg = np.empty(y.shape, np.int8 if k[0] * k[1] <= 127 else np.int32)   # small: backward reads it per tap
+
+        def work(start, stop):
+            ys, args = y[start:stop], arg[start:stop]
+            views = [v for _, v in tap_views(padded(x[start:stop], p, -np.inf), k, s, out)]
+            np.copyto(ys, views[0])
+            args[...] = 0
+            larger, candidate = np.empty(ys.shape, bool), np.empty(ys.shape, arg.dtype)
+            for tap, v in enumerate(views[1:], 1):
+                # strictly larger: on ties the earlier offset stays, as PyTorch's first maximum.
+                # args = max(args, larger * tap) keeps the latest larger offset (offsets only
+                # grow) without a masked copy, whose branches cost 30x more on random data
+                np.greater(v, ys, out=larger)
+                np.multiply(larger, arg.dtype.type(tap), out=candidate)
+                np.maximum(args, candidate, out=args)
+                np.maximum(ys, v, out=ys)                   # NaN wins, as numpy's max
+            if np.isnan(ys).any():                          # then the first NaN is the argmax
+                nan = np.isnan(ys)
+                for tap, v in reversed(list(enumerate(views))):
+                    np.copyto(args, tap, where=nan & np.isnan(v))
+        cpu_parallel.for_batch(x.shape[0], work, int(np.prod(x.shape[1:])))
         ctx.save(argmax=arg)
         return y
 
@@ -128,7 +163,17 @@ class MaxPool2d(Pool2d):
         shape = ctx.input_metas[0].shape
         k, s, p, out = pool_geometry(self.name, shape, kernel_size, stride, padding)
         arg = ctx.saved["argmax"]
-        return (scatter_taps(shape, k, s, p, out, lambda tap: np.where(arg == tap, grad, 0), grad.dtype),)
+        # gradient * (argmax == tap): no branches; np.where only where an inf or NaN
+        # gradient must not leak into the other offsets of its window (inf * 0 = NaN)
+        finite = bool(np.isfinite(grad).all())
+
+        def at_tap(tap, start, stop, dest):
+            g, chosen = grad[start:stop], arg[start:stop] == tap
+            if finite:
+                return np.multiply(g, chosen, out=dest)
+            picked = np.where(chosen, g, grad.dtype.type(0))
+            return picked if dest is None else np.copyto(dest, picked)
+        return (scatter_taps(shape, k, s, p, out, at_tap, grad.dtype),)
 
     def forward_buffers(self, gpu, ctx, out_shape):
         # each window's argmax (its position i * kw + j in the window) for the backward
@@ -150,14 +195,23 @@ class AvgPool2d(Pool2d):
         # the sum of kh*kw strided views of x, one per window offset: ~10x faster in numpy
         # than a mean over the (kh, kw) axes of a window view
         k, s, p, out = pool_geometry(self.name, x.shape, kernel_size, stride, padding)
-        total = np.zeros(x.shape[:2] + out, x.dtype)
-        for _, v in tap_views(padded(x, p, 0), k, s, out):
-            total += v
-        total /= k[0] * k[1]
+        total = np.empty(x.shape[:2] + out, x.dtype)
+
+        def work(start, stop):
+            views = [v for _, v in tap_views(padded(x[start:stop], p, 0), k, s, out)]
+            part = total[start:stop]
+            np.copyto(part, views[0])
+            for v in views[1:]:
+                part += v
+            part /= x.dtype.type(k[0] * k[1])
+        cpu_parallel.for_batch(x.shape[0], work, int(np.prod(x.shape[1:])))
         return total
 
     def backward(self, ctx, grad, kernel_size, stride=None, padding=0):
         shape = ctx.input_metas[0].shape
         k, s, p, out = pool_geometry(self.name, shape, kernel_size, stride, padding)
         share = grad / grad.dtype.type(k[0] * k[1])
-        return (scatter_taps(shape, k, s, p, out, lambda tap: share, grad.dtype),)
+
+        def at_tap(tap, start, stop, dest):
+            return share[start:stop] if dest is None else np.copyto(dest, share[start:stop])
+        return (scatter_taps(shape, k, s, p, out, at_tap, grad.dtype),)
