@@ -71,8 +71,11 @@ def _address(ptr):
 
 
 def _check_room(ptr, nbytes, what):
-    if isinstance(ptr, DeviceAllocation) and nbytes > ptr.size:
-        raise ValueError(f"{what}: {nbytes} bytes do not fit in an allocation of {ptr.size} bytes")
+    """An allocation (a DeviceAllocation, or a pool's PooledDeviceAllocation: both have
+    .size) must have room; a raw address is trusted, as by the driver."""
+    size = None if isinstance(ptr, (int, np.ndarray)) else getattr(ptr, "size", None)
+    if size is not None and nbytes > size:
+        raise ValueError(f"{what}: {nbytes} bytes do not fit in an allocation of {size} bytes")
 
 
 def _host_array(a, what, writable=False):
