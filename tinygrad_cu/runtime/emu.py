@@ -25,6 +25,7 @@ import threading
 import numpy as np
 
 from . import emu_build, emu_race, emu_source, emu_toolchain
+from . import emu_launch as launch_limits
 from .emu_build import CompileError
 from .emu_launch import (LaunchConfigError, LaunchError, Parameter, RaceError, SlotBuffer, check_shared,
                          launch_dims)
@@ -111,6 +112,8 @@ class SourceModule:
             directory = tempfile.mkdtemp(prefix="tinygrad_cu_emu_")
         key = emu_build.cache_key(source, flags, no_extern_c, include_dirs, cxx)
         found = emu_build.load_cached(directory, key) if cache_dir is not False else None
+        if found is not None and any("max_threads" not in k for k in found[1]["kernels"].values()):
+            found = None   # built before launch bounds were recorded: analyse again
         self.cached = found is not None
         if found is None:
             found = self._build(source, directory, key, flags, cxx, defines, include_dirs, no_extern_c)
@@ -123,7 +126,8 @@ class SourceModule:
         analysis = emu_source.analyse(preprocessed)
         shown = os.path.join(directory, key + ".cu")
         unit = emu_source.translation_unit(source, analysis, no_extern_c, shown)
-        meta = {"kernels": {k.name: {"params": k.params, "needs_fibers": k.needs_fibers}
+        meta = {"kernels": {k.name: {"params": k.params, "needs_fibers": k.needs_fibers,
+                                     "max_threads": k.max_threads or launch_limits.MAX_THREADS_PER_BLOCK}
                             for k in analysis.kernels.values()},
                 "templates": analysis.templates, "constants": analysis.constants}
         return emu_build.compile_module(directory, key, source, unit, flags, cxx, meta)
@@ -157,11 +161,24 @@ class SourceModule:
 
 
 class Function:
-    """A kernel of a SourceModule: call it, or prepare() then prepared_call()."""
-    max_threads_per_block = 1024
+    """A kernel of a SourceModule: call it, or prepare() then prepared_call().
+
+    What PyCUDA refuses, this refuses too, so that a mistake in launch code shows on
+    the emulator before it reaches a GPU:
+      - __call__ takes numpy scalars only (np.int32(n), not n): PyCUDA packs a scalar
+        by its dtype, and a Python int has none ("invalid type on parameter");
+      - prepared_call packs its arguments by the prepared format, as PyCUDA's struct
+        packing does: any integer (an int, np.int64, an allocation's address) for an
+        integer or "P", any real number for a float, nothing else;
+      - the argument count must match (PyCUDA would pack a wrong-sized buffer);
+      - a block may not have more threads than the kernel's __launch_bounds__ allow
+        (`max_threads_per_block`), nor CUDA's 1024.
+    The emulator also checks what PyCUDA cannot see: each argument against the
+    kernel's C signature (an int64 scalar for an `int`, a float64 array for a `float*`)."""
 
     def __init__(self, module, name):
         self.module, self.name = module, name
+        self.max_threads_per_block = module._meta["kernels"][name]["max_threads"]
         lib = module._lib
         self._entry = getattr(lib, "emu_launch_" + name)
         self._entry.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int]
@@ -185,9 +202,13 @@ class Function:
         values = [p.value(a) for p, a in zip(self.params, args)]
         self._launch(block, grid, shared, values, args)
 
-    def prepare(self, arg_types, block=None, shared=None, texrefs=()):
-        chars = list(arg_types) if isinstance(arg_types, str) else [
-            t if isinstance(t, str) else np.dtype(t).char for t in arg_types]
+    def prepare(self, arg_types, texrefs=()):
+        """PyCUDA's prepare (CUDA >= 4: no block or shared here): one struct character per
+        argument, from a string ("PPi"), numpy scalar types or dtypes; anything else
+        stands for a pointer (np.uintp), as in PyCUDA. Returns the function."""
+        chars = list("".join(t if isinstance(t, str) else
+                             np.dtype(t).char if isinstance(t, np.dtype) or (isinstance(t, type) and issubclass(t, np.number))
+                             else np.dtype(np.uintp).char for t in arg_types))
         if len(chars) != len(self.params):
             raise TypeError(f"kernel {self.name!r}: prepare({arg_types!r}) names {len(chars)} types, "
                             f"the kernel takes {len(self.params)}")
@@ -212,15 +233,40 @@ class Function:
         elapsed = time.perf_counter() - start
         return lambda: elapsed
 
+    def bind(self, grid, block, *args, shared_size=0):
+        """An emulator extension, in the spirit of a CUDA graph's kernel node: a launch whose
+        arguments are checked and packed once (as prepared_call would), to be run many
+        times by calling it. `set_address(i, address)` points pointer argument i elsewhere,
+        which is how tg.jit swaps a new batch into a recorded step."""
+        if self._prepared is None:
+            raise LogicError(f"kernel {self.name!r}: bind before prepare")
+        if len(args) != len(self.params):
+            raise TypeError(f"kernel {self.name!r} takes {len(self.params)} arguments, got {len(args)}")
+        values = [p.prepared_value(a) for p, a in zip(self.params, args)]
+        return BoundLaunch(self, self._dims_of(block, grid), check_shared(self.name, shared_size)
+                           if shared_size else 0, values, args)
+
     # --------------------------------------------------------------- launch
-    def _launch(self, block, grid, shared, values, args):
+    def _dims_of(self, block, grid):
+        """(ctypes array, address) of a checked launch configuration, cached."""
         key = (tuple(block), tuple(grid))
         dims = self._dims.get(key)
         if dims is None:
-            array = (ctypes.c_uint * 6)(*launch_dims(self.name, block, grid))
+            checked = launch_dims(self.name, block, grid)
+            threads = checked[3] * checked[4] * checked[5]
+            if threads > self.max_threads_per_block:
+                raise LaunchConfigError(
+                    f"kernel {self.name!r}: block={tuple(checked[3:])} has {threads} threads, more than its "
+                    f"__launch_bounds__({self.max_threads_per_block}) allows (the launch fails on a GPU: "
+                    "too many resources requested for launch)")
+            array = (ctypes.c_uint * 6)(*checked)
             if len(self._dims) > 256:
                 self._dims.clear()
             dims = self._dims[key] = (array, ctypes.addressof(array))
+        return dims
+
+    def _launch(self, block, grid, shared, values, args):
+        dims = self._dims_of(block, grid)
         shared = check_shared(self.name, shared) if shared else 0
         with _launch_lock:
             slots = self._slots.fill(values)
@@ -236,3 +282,29 @@ class Function:
         if self._entry(dims, shared, slots, flags):
             text = self.module._lib.emu_error_text().decode(errors="replace")
             raise LaunchError(f"kernel {self.name!r}: {text}")
+
+
+class BoundLaunch:
+    """One launch of a kernel with its arguments packed in slots of its own (Function.bind).
+    Calling it launches; in race mode it takes the checked path with the current values."""
+    __slots__ = ("function", "dims", "shared", "values", "args", "slots", "address")
+
+    def __init__(self, function, dims, shared, values, args):
+        self.function, self.dims, self.shared, self.values, self.args = function, dims, shared, values, list(args)
+        self.slots = SlotBuffer(function.params)
+        self.address = self.slots.fill(values)
+
+    def set_address(self, index, address):
+        """Point pointer argument `index` at `address` (an int) for the next launches."""
+        if self.function.params[index].kind != launch_limits.POINTER:
+            raise TypeError(f"{self.function.params[index].where()} is not a pointer")
+        self.slots.buffer[index] = self.values[index] = self.args[index] = int(address)
+
+    def __call__(self):
+        f = self.function
+        if f.module.check == "race":
+            block, grid = tuple(self.dims[0][3:]), tuple(self.dims[0][:3])
+            f._launch(block, grid, self.shared, self.values, self.args)
+            return
+        with _launch_lock:
+            f._run(self.dims[1], self.shared, self.address, 0)

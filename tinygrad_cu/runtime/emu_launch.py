@@ -8,11 +8,13 @@ kernel, so a launch costs a few microseconds of Python.
 """
 import ctypes
 import numbers
+import operator
 import struct
 
 import numpy as np
 
 from .emu_memory import DeviceAllocation, In, LogicError
+from .emu_tools import PooledDeviceAllocation
 
 # kinds reported by emu::Signature (cuda_emu_scheduler.h)
 POINTER, SIGNED, UNSIGNED, FLOAT, BOOL, OTHER = range(6)
@@ -101,7 +103,7 @@ class Parameter:
             if not a.flags.c_contiguous:
                 raise TypeError(f"{self.where()}: the array is not contiguous (pass np.ascontiguousarray(...))")
             return a.__array_interface__["data"][0]
-        if isinstance(a, DeviceAllocation):
+        if isinstance(a, (DeviceAllocation, PooledDeviceAllocation)):
             return int(a)
         if isinstance(a, In):
             return self.address(a.array, allow_int)
@@ -116,31 +118,51 @@ class Parameter:
         raise TypeError(f"{self.where()}: cannot pass a {type(a).__name__} as a pointer (use a numpy "
                         "array, a DeviceAllocation or an np.uintp address)")
 
-    # ---- conversions for prepared_call (any int/float, as PyCUDA's struct packing)
+    # ---- conversions for prepared_call: what PyCUDA's struct packing accepts
     def prepared_value(self, a):
-        if self.kind == POINTER:
-            return self.address(a, allow_int=True)
-        if self.kind == FLOAT:
-            return float(a)
-        if self.kind in (SIGNED, UNSIGNED):
-            v = int(a)
-            lo, hi = (-(1 << (8 * self.size - 1)), 1 << (8 * self.size)) if self.kind == SIGNED else (0, 1 << (8 * self.size))
+        """PyCUDA packs prepared arguments with struct.pack(format, *args): integer and
+        "P" slots take anything with __index__ (ints, numpy integers, allocations; not
+        floats, not arrays), float slots any real number, bool slots anything."""
+        if self.kind in (POINTER, SIGNED, UNSIGNED):
+            try:
+                v = operator.index(a)
+            except TypeError:
+                raise TypeError(f"{self.where()}: prepared_call packs an integer here "
+                                f"({'an address' if self.kind == POINTER else type_name(self.kind, self.size)}), "
+                                f"got {type(a).__name__} (struct.error: required argument is not an integer)") from None
+            if self.kind == POINTER:
+                return v
+            bits = 8 * self.size
+            lo, hi = (-(1 << (bits - 1)), 1 << (bits - 1)) if self.kind == SIGNED else (0, 1 << bits)
             if not lo <= v < hi:
-                raise TypeError(f"{self.where()}: {v} does not fit in {type_name(self.kind, self.size)}")
-            return v & ((1 << (8 * self.size)) - 1)
+                raise TypeError(f"{self.where()}: {v} does not fit in {type_name(self.kind, self.size)} "
+                                "(struct.error: argument out of range)")
+            return v & ((1 << bits) - 1)
+        if self.kind == FLOAT:
+            if not isinstance(a, (numbers.Real, np.number)) or isinstance(a, np.complexfloating):
+                raise TypeError(f"{self.where()}: prepared_call packs a {type_name(self.kind, self.size)} here, "
+                                f"got {type(a).__name__} (struct.error: required argument is not a float)")
+            return float(a)
         if self.kind == BOOL:
             return bool(a)
         return bytes(a)
 
     def matches_prepared(self, char):
-        """Does a PyCUDA prepare() type character describe this parameter?"""
+        """Does a PyCUDA prepare() type character describe this parameter? A pointer may
+        also be prepared as an unsigned integer of pointer size (np.uintp), as PyCUDA
+        does for any type it does not know."""
+        try:
+            size = struct.calcsize(char)
+        except struct.error:
+            return False
         if char == "P":
             return self.kind == POINTER
-        size = struct.calcsize(char)
         if char in "fde":
             return self.kind == FLOAT and size == self.size
         if char == "?":
             return self.kind == BOOL
+        if self.kind == POINTER:
+            return char in "LQ" and size == 8
         return self.kind in (SIGNED, UNSIGNED) and size == self.size
 
 

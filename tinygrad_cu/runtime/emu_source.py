@@ -6,7 +6,9 @@ other. What it finds, per module:
   - every `__global__` function (templates are skipped: they have no single address),
     its parameter list, and whether it needs fiber mode: it, or a function it calls,
     names a barrier, a warp shuffle or a vote;
-  - every `__constant__` variable (for `get_global`).
+  - every `__constant__` variable (for `get_global`);
+  - each kernel's `__launch_bounds__(max_threads, ...)`, so that a launch with more
+    threads per block fails on the emulator as it fails on a GPU.
 
 The rewrites are made on the *original* text, keeping every line where it was, so
 compiler messages, gdb and AddressSanitizer name the kernel's own lines:
@@ -37,6 +39,7 @@ class Kernel:
     name: str
     params: list            # the declarations as written, e.g. ["const float* x", "int n"]
     needs_fibers: bool
+    max_threads: int = None  # __launch_bounds__'s first argument; None: CUDA's 1024
 
 
 @dataclass
@@ -220,10 +223,32 @@ def analyse(preprocessed):
             found.templates.append(d.name)
             continue
         params = [p for p in split_top_level(d.params) if p != "void"]
-        found.kernels[d.name] = Kernel(d.name, params, d.name in waits)
+        found.kernels[d.name] = Kernel(d.name, params, d.name in waits, launch_bounds(d.name, d.head))
     found.constants = constant_names(text)
     found.extern_shared = len(EXTERN_SHARED.findall(text))
     return found
+
+
+LAUNCH_BOUNDS = re.compile(r"\b__launch_bounds__\s*\(")
+INTEGER_EXPRESSION = re.compile(r"[\d\s()+\-*/%<>]+")
+
+
+def launch_bounds(kernel, head):
+    """The maximum threads per block of `__launch_bounds__(max_threads[, min_blocks[, ...]])`
+    in a kernel's head (macros are already expanded: the text is preprocessed), or None."""
+    m = LAUNCH_BOUNDS.search(head)
+    if not m:
+        return None
+    close = matching(head, m.end() - 1, "(", ")")
+    first = split_top_level(head[m.end():close])[0]
+    expression = re.sub(r"(?<=\d)[uUlL]+\b", "", first)     # 256u, 128L
+    if not INTEGER_EXPRESSION.fullmatch(expression):
+        raise SourceError(f"kernel {kernel!r}: __launch_bounds__({first}) is not an integer constant "
+                          "the emulator can evaluate")
+    value = eval(expression.replace("/", "//"), {"__builtins__": {}})   # digits and operators only
+    if not 1 <= value <= 1024:
+        raise SourceError(f"kernel {kernel!r}: __launch_bounds__({first}) = {value} is outside 1..1024")
+    return int(value)
 
 
 def constant_names(text):
