@@ -12,7 +12,7 @@
 // backward: softmax dx = y (g - sum_c g y); log_softmax dx = g - exp(y) sum_c g.
 // cross_entropy_forward: the same max and sum, then probs = exp(x - m) / s (saved for the
 //   backward) and loss = m + log(s) - x[label]; the mean / sum over rows is sum_forward of
-//   ops/reduce.cu. cross_entropy_backward: one thread per logit, (p - onehot) * grad * scale.
+//   ops/reduce.cu. It checks the labels on the device (see the kernel's comment). cross_entropy_backward: one thread per logit, (p - onehot) * grad * scale.
 //
 // Shared memory: blockDim.x floats for the tree (block_reduce) and one float holding
 // the block's result. Barriers: those of the tree, plus one after thread 0 publishes the
@@ -113,10 +113,20 @@ __global__ void log_softmax_backward(const float* grad, const float* y, float* d
 }
 
 // One block per row n of logits (N, C): probs[n, :] = softmax, losses[n] = -log probs[n, label].
-// Labels were checked to lie in [0, C) on the host (ops/softmax.py).
+//
+// Labels are checked here, on the device, so that a training step never copies them to
+// the host: a label outside [0, C) gives a NaN loss for its row and is reported in the
+// device's error record (GPUDevice.error_record), which the host reads at its next
+// synchronisation (.item(), .numpy()) and raises as cross_entropy's ValueError. The
+// report must not depend on which block runs first, so it names the FIRST bad row: the
+// record's words 1 and 2 are atomicMax-ed with keys (N - n) << 32 | (32 bits of the
+// label), the high and the low half; the largest key is the smallest n in both words,
+// so together they hold the exact 64-bit label of that row (N < 2^31, checked on the
+// host). Word 3 is C. Only the kernel that put its code in word 0 writes the details.
 __global__ void cross_entropy_forward(const float* __restrict__ logits, const long long* __restrict__ labels,
                                       float* __restrict__ probs, float* __restrict__ losses,
-                                      long long N, long long C)
+                                      long long N, long long C, unsigned long long* error_record,
+                                      unsigned long long error_code)
 {
     __shared__ float buf[REDUCE_MAX_THREADS];
     __shared__ float result;
@@ -133,7 +143,22 @@ __global__ void cross_entropy_forward(const float* __restrict__ logits, const lo
         const float inv_s = 1.0f / s;
         for (long long c = threadIdx.x; c < C; c += blockDim.x)
             probs[n * C + c] = expf(row[c] - m) * inv_s;
-        if (threadIdx.x == 0) losses[n] = m + logf(s) - row[labels[n]];
+        if (threadIdx.x == 0) {
+            const long long label = labels[n];
+            if (label >= 0 && label < C) {
+                losses[n] = m + logf(s) - row[label];
+            } else {
+                losses[n] = NAN;
+                const unsigned long long old = atomicCAS(&error_record[0], 0ull, error_code);
+                if (old == 0ull || old == error_code) {
+                    const unsigned long long rank = (unsigned long long)(N - n) << 32;
+                    const unsigned long long bits = (unsigned long long)label;
+                    atomicMax(&error_record[1], rank | (bits >> 32));
+                    atomicMax(&error_record[2], rank | (bits & 0xffffffffull));
+                    error_record[3] = (unsigned long long)C;     // the same value from every row
+                }
+            }
+        }
     }
 }
 

@@ -92,6 +92,19 @@ class LogSoftmax(RowOp):
         return (grad - np.exp(ctx.output) * grad.sum(axis=axis, keepdims=True),)
 
 
+def label_error(label, n_classes):
+    """The one message for a bad label, on every device."""
+    return ValueError(f"cross_entropy: label {label} is out of range for {n_classes} classes")
+
+
+def bad_label_error(details):
+    """The error a GPU device raises from cross_entropy_forward's record (ops/softmax.cu):
+    words 1 and 2 hold the high and low 32 bits of the first bad label, word 3 the classes."""
+    high, low, n_classes = details
+    label = np.array([(high & 0xFFFFFFFF) << 32 | (low & 0xFFFFFFFF)], np.uint64).view(np.int64)[0]
+    return label_error(label, n_classes)
+
+
 @register
 class CrossEntropy(Op):
     """E = -log softmax(logits)[n, t_n], averaged (or summed) over the batch.
@@ -117,8 +130,7 @@ class CrossEntropy(Op):
     @staticmethod
     def check_labels(labels, n_classes):
         if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-            bad = labels[(labels < 0) | (labels >= n_classes)][0]
-            raise ValueError(f"cross_entropy: label {bad} is out of range for {n_classes} classes")
+            raise label_error(labels[(labels < 0) | (labels >= n_classes)][0], n_classes)
 
     def forward(self, ctx, logits, labels, reduction="mean"):
         self.check_labels(labels, logits.shape[1])
@@ -140,24 +152,29 @@ class CrossEntropy(Op):
             g *= grad / (len(labels) if reduction == "mean" and len(labels) else 1)
         return (g.astype(probs.dtype, copy=False), None)
 
-    # Labels are checked on the host: they are small (N int64), and copying them down
-    # gives the same ValueError as the cpu path before any kernel runs.
+    # Labels are checked on the device, not copied to the host (a copy would make the
+    # host wait for the device in every training step): cross_entropy_forward writes the
+    # first bad row's label to the device's error record, and the device raises
+    # bad_label_error at its next synchronisation (.item(), .numpy()), before any value
+    # can be read; with TINYGRAD_CU_SYNC=1, right after the launch.
     def gpu_forward(self, gpu, ctx, logits, labels, reduction="mean"):
         gpu.require_dtype(self.name, logits)
         gpu.require_dtype(self.name, labels, dtype=dtypes.int64)
         N, C = logits.shape
-        self.check_labels(gpu.to_numpy(labels), C)
+        if N >= 2**31:
+            raise ValueError(f"cross_entropy: device {gpu.name} takes at most 2^31 - 1 rows, got {N}")
         probs = gpu.empty(logits.shape, logits.dtype)
         losses = gpu.empty((N,), logits.dtype)
         if N:
+            record, code = gpu.error_record(bad_label_error)
             grid, block = launch_config(gpu, N, C)
             gpu.launch(SOURCE, "cross_entropy_forward", grid, block, logits, labels, probs, losses,
-                       np.int64(N), np.int64(C))
+                       np.int64(N), np.int64(C), record, code)
         ctx.save(probs=probs, labels=labels)
         if reduction == "none":
             return losses
         if N == 0:     # as numpy: the sum of nothing is 0, its mean 0/0
-            return gpu.from_numpy(np.asarray(np.nan if reduction == "mean" else 0.0, logits.dtype))
+            return gpu.full((), np.nan if reduction == "mean" else 0.0, logits.dtype)
         scale = 1.0 / N if reduction == "mean" else 1.0
         return reduce_ops.gpu_reduce(gpu, "sum_forward", losses, (0,), (), scale=scale)
 

@@ -20,6 +20,7 @@ from .autograd import is_grad_enabled, no_grad
 from .creation import (arange, eye, full, manual_seed, ones, ones_like, rand, randint, randn,
                        tensor, zeros, zeros_like)
 from .device import default_device, device_status, get_device, set_default_device
+from .device.memory import memory_stats
 from .dtypes import bool_, float32, float64, int32, int64, uint8
 from .gradcheck import gradcheck
 from .computation_graph import draw_graph, graph

@@ -23,6 +23,12 @@ class CPUDevice:
     def copy(self, buf):
         return np.array(buf, order="C", copy=True)
 
+    def memory_stats(self):
+        """numpy owns the memory: nothing is pooled, and nothing is counted here."""
+        return {"device": "cpu", "allocator": "numpy", "active_bytes": None, "active_blocks": None,
+                "held_bytes": 0, "held_blocks": 0, "managed_bytes": None,
+                "note": "numpy owns cpu memory: an array is freed when it dies, there is no pool"}
+
     def to_numpy(self, buf):
         return np.array(buf, order="C", copy=True)   # buffers may be strided views (permute)
 
