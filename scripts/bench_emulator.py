@@ -97,7 +97,8 @@ def main():
     t = best(lambda: vadd(x, x, x, np.int32(1), block=(1, 1, 1), grid=(1, 1)), 2000)
     print(f"launch overhead, loop mode, 1 thread: {t * 1e6:.1f} us")
     prepared = elementwise.get_function("vector_add").prepare("PPPi")
-    t = best(lambda: prepared.prepared_call((1, 1), (1, 1, 1), x, x, x, 1), 2000)
+    address = x.__array_interface__["data"][0]      # prepared_call packs "P" as an integer, as PyCUDA
+    t = best(lambda: prepared.prepared_call((1, 1), (1, 1, 1), address, address, address, 1), 2000)
     print(f"launch overhead, prepared_call: {t * 1e6:.1f} us")
     t = best(lambda: barriers(out, np.int32(1), block=(256, 1, 1), grid=(1, 1)), 500)
     print(f"launch overhead, fiber mode, 1 block of 256 threads, 1 barrier: {t * 1e6:.1f} us")
