@@ -21,6 +21,7 @@ import os
 import threading
 
 from . import computation_graph as graph_mod
+from .device.recording import state as recording
 from .op import Context, Meta, REGISTRY, get_op
 
 Tensor = None          # set by tensor.py when it is imported (it imports this module)
@@ -107,6 +108,8 @@ def run(op, inputs, attrs):
     except (KeyError, TypeError):     # TypeError: unhashable attributes (index arrays)
         metas, out_meta = _infer(op, bufs, attrs, key)
     record = needs and op.differentiable and _grad_mode.enabled and out_meta.dtype.kind == "f"
+    if recording.recorder is not None:                 # tg.jit is capturing this thread
+        recording.recorder.tensors_read(inputs)
     ctx = Context(tuple([t.requires_grad for t in inputs]) if record else _NO_GRADS[len(inputs)], metas)
     out = device.forward(op, ctx, bufs, attrs)
     if out.shape != out_meta.shape or out.dtype != out_meta.dtype:
@@ -272,7 +275,9 @@ def _check_with_networkx(root, work):
 
 
 def _deposit_leaf_grad(t, g):
-    if t.grad is None:
-        t.grad = Tensor._from_buffer(g, t._dev)
-    else:
-        t.grad = Tensor._from_buffer(_accumulate(t._dev, t.grad.buf, g), t._dev)
+    previous = None if t.grad is None else t.grad.buf
+    if previous is not None:
+        g = _accumulate(t._dev, previous, g)
+    t.grad = Tensor._from_buffer(g, t._dev)
+    if recording.recorder is not None:
+        recording.recorder.grad_written(t, g, previous)

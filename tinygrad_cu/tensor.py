@@ -10,6 +10,7 @@ import numpy as np
 from . import autograd, dtypes
 from .autograd import apply, run
 from .device import get_device
+from .device.recording import state as recording
 from .op import REGISTRY
 
 
@@ -128,6 +129,8 @@ class Tensor:
         if self._node is not None:
             raise RuntimeError("assign: only leaf tensors can be assigned to")
         self.buf = self._dev.copy(value.buf)     # a copy: later in-place updates of value stay there
+        if recording.recorder is not None:
+            recording.recorder.rebound(self, self.buf)
         return self
 
     def detach(self):

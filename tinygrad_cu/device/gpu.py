@@ -26,6 +26,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import dtypes
+from .recording import state as recording
 
 
 def ops_dir():
@@ -152,6 +153,8 @@ class GPUDevice:
         return self.pool.allocate(nbytes)
 
     def memset_d8(self, dest, value, nbytes):
+        if recording.recorder is not None:
+            recording.recorder.tape_for(self).gpu_memset(dest, value, nbytes)
         self.driver.memset_d8(dest, value, nbytes)
 
     def memcpy_htod(self, dest, host):
@@ -161,6 +164,8 @@ class GPUDevice:
         self.driver.memcpy_dtoh(host, src)
 
     def memcpy_dtod(self, dest, src, nbytes):
+        if recording.recorder is not None:
+            recording.recorder.tape_for(self).gpu_copy(dest, src, nbytes)
         self.driver.memcpy_dtod(dest, src, nbytes)
 
     def synchronize(self):
@@ -199,6 +204,8 @@ class GPUDevice:
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         # A zero-byte allocation is an error in CUDA; keep one byte so empty tensors work.
         buf = DeviceArray(self, shape, dtype, self.allocate(max(nbytes, 1)))
+        if recording.recorder is not None:
+            recording.recorder.tape_for(self).gpu_allocated(buf)
         return buf
 
     def full(self, shape, value, dtype=np.float32):
@@ -222,6 +229,8 @@ class GPUDevice:
         return self.full(shape, 0, dtype)
 
     def from_numpy(self, array):
+        if recording.recorder is not None:
+            recording.recorder.upload(self, f"an array of shape {np.shape(array)}")
         return self._upload(array)
 
     def _upload(self, array):
@@ -235,6 +244,8 @@ class GPUDevice:
         """The buffer's contents on the host. This is where the host waits for the
         device, so pending device-side errors are raised first (check_errors): no value
         computed from bad input reaches the user."""
+        if recording.recorder is not None:
+            recording.recorder.download(self, f"a tensor of shape {buf.shape}")
         self.check_errors()
         host = np.empty(buf.shape, buf.dtype)
         if host.nbytes:
@@ -360,6 +371,9 @@ class GPUDevice:
         grid = tuple(int(g) for g in grid) + (1,) * (3 - len(grid))
         block = tuple(int(b) for b in block) + (1,) * (3 - len(block))
         driver_args = kernel.driver_args(args)
+        if recording.recorder is not None:
+            recording.recorder.tape_for(self).gpu_launch(
+                kernel, grid, block, driver_args, int(shared), [a for a in args if isinstance(a, DeviceArray)])
         self.launch_prepared(kernel, grid, block, driver_args, int(shared))
 
     def require_dtype(self, op_name, *bufs, dtype=np.float32):
@@ -382,7 +396,12 @@ class GPUDevice:
         return op.gpu_backward(self, ctx, grad, **attrs)
 
     def update(self, op, bufs, attrs):
+        recorder = recording.recorder
+        if recorder is not None:
+            recorder.begin_update(self, op, bufs, attrs)
         op.gpu_update(self, *bufs, **attrs)
+        if recorder is not None:
+            recorder.end_update(self)
 
     def __repr__(self):
         return f"device({self.name})"

@@ -13,15 +13,14 @@ class Adam(Optimizer):
                              f"[0, 1), got lr={lr}, betas={betas}, eps={eps}, weight_decay={weight_decay}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
 
-    def update(self, param, group):
+    def update_args(self, param, group):
         state = self.state.setdefault(param, {})
         state["step"] = state.get("step", 0) + 1
         m, v = self.state_tensor(param, "exp_avg"), self.state_tensor(param, "exp_avg_sq")
         beta1, beta2 = group["betas"]
-        self.run_update("adam_step", param, m, v, lr=float(group["lr"]), beta1=float(beta1),
-                        beta2=float(beta2), eps=float(group["eps"]),
-                        weight_decay=float(group["weight_decay"]), step=int(state["step"]),
-                        decoupled=self.decoupled)
+        return "adam_step", (m, v), dict(lr=float(group["lr"]), beta1=float(beta1), beta2=float(beta2),
+                                         eps=float(group["eps"]), weight_decay=float(group["weight_decay"]),
+                                         step=int(state["step"]), decoupled=self.decoupled)
 
 
 class AdamW(Adam):

@@ -9,6 +9,7 @@ that device (ops/optim.py) and never copies parameters to the host.
 import numpy as np
 
 from ..autograd import no_grad
+from ..device.recording import state as recording
 from ..op import Meta, get_op
 from ..tensor import Tensor
 
@@ -67,7 +68,21 @@ class Optimizer:
                     self.update(p, group)
 
     def update(self, param, group):
-        raise NotImplementedError(f"{type(self).__name__} must define update(param, group)")
+        """One parameter's update: the op, state and hyperparameters that update_args
+        gives, run on the parameter's device. While tg.jit captures a step, the capture is
+        also told how to get the hyperparameters again, so that a replay sees a changed
+        lr or Adam's next step count."""
+        op_name, state, hyper = self.update_args(param, group)
+        recorder = recording.recorder
+        if recorder is not None:
+            recorder.hyper_source = lambda: self.update_args(param, group)[2]
+            recorder.tensors_read(state)
+        self.run_update(op_name, param, *state, **hyper)
+
+    def update_args(self, param, group):
+        """(op name, state tensors, hyperparameters) of one update; advances per-step
+        state such as Adam's step count. Subclasses define it (or override update)."""
+        raise NotImplementedError(f"{type(self).__name__} must define update_args(param, group)")
 
     # --- helpers for subclasses ----------------------------------------------------
     def state_tensor(self, param, name):

@@ -15,9 +15,10 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov,
                                       weight_decay=weight_decay))
 
-    def update(self, param, group):
+    def update_args(self, param, group):
         momentum = float(group["momentum"])
         # without momentum the op never touches its buffer: pass the gradient in its place
         buf = self.state_tensor(param, "momentum_buffer") if momentum else param.grad
-        self.run_update("sgd_step", param, buf, lr=float(group["lr"]), momentum=momentum,
-                        weight_decay=float(group["weight_decay"]), nesterov=bool(group["nesterov"]))
+        return "sgd_step", (buf,), dict(lr=float(group["lr"]), momentum=momentum,
+                                        weight_decay=float(group["weight_decay"]),
+                                        nesterov=bool(group["nesterov"]))
