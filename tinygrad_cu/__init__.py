@@ -23,6 +23,7 @@ from .device import default_device, device_status, get_device, set_default_devic
 from .device.memory import memory_stats
 from .dtypes import bool_, float32, float64, int32, int64, uint8
 from .gradcheck import gradcheck
+from .jit import JitError, jit
 from .computation_graph import draw_graph, graph
 from .op import REGISTRY
 from .serialization import load, save
