@@ -17,16 +17,32 @@ def _make(name):
     if name == "cpu":
         return CPUDevice()
     if name == "emu":
-        import shutil
-        from ..runtime import emu, emu_build
-        if shutil.which(emu_build.compiler()) is None:
-            return UnavailableDevice("emu", f"the emulator needs a C++ compiler and "
-                                     f"{emu_build.compiler()!r} is not on PATH "
-                                     "(install g++, or set TINYGRAD_CU_EMU_CXX)")
-        return GPUDevice("emu", emu, emu.SourceModule)
+        return _make_emu()
     if name == "cuda":
         return _make_cuda()
     raise ValueError(f"unknown device {name!r}; choose one of {NAMES}")
+
+
+def _make_emu():
+    """The emulator, if a C++ compiler is here; its reason names the compiler and whether
+    OpenMP spreads the blocks (tg.devices() shows it)."""
+    import shutil
+    import sys
+    from ..runtime import emu, emu_toolchain
+    cxx = emu_toolchain.compiler()
+    if sys.platform.startswith("win"):
+        return UnavailableDevice("emu", "the emulator runs on Linux and macOS; on Windows, run tinygrad_cu "
+                                 "inside WSL (wsl --install, then sudo apt-get install g++)")
+    if shutil.which(cxx) is None:
+        return UnavailableDevice("emu", f"the emulator needs a C++ compiler and {cxx!r} is not on PATH. "
+                                 + emu_toolchain.how_to_get_a_compiler())
+    try:
+        described = emu_toolchain.toolchain(cxx).describe()
+    except emu_toolchain.ToolchainError as e:
+        return UnavailableDevice("emu", str(e))
+    device = GPUDevice("emu", emu, emu.SourceModule)
+    device.reason = f"ready: {described}"
+    return device
 
 
 def _make_cuda():

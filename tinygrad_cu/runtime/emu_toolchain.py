@@ -11,7 +11,8 @@ from the compiler's name:
     with `-fopenmp` (and, on macOS, with Homebrew's or MacPorts' libomp as their
     instructions give it). When none works, blocks run on the runtime's own thread pool
     (include/cuda_emu_pool.h). TINYGRAD_CU_EMU_OPENMP=0 forces that path, =1 makes a
-    missing OpenMP an error.
+    missing OpenMP an error. TINYGRAD_CU_EMU_HALF=software forces the software half type
+    (what clang 14 on x86-64 gets) with any compiler.
 
 The probe runs once per compiler (a second or two, at the first build) and is stored
 next to the kernel cache, under a key that changes when the compiler binary does.
@@ -24,6 +25,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -137,7 +139,15 @@ class Toolchain:
         else:
             how = (f"OpenMP off ({self.openmp_note}): blocks run on the emulator's own thread pool "
                    f"({self.pool_threads} threads)")
-        return f"{self.cxx} ({self.version}), {how}, __half is {self.half_name}"
+        return f"{self.cxx} ({self.short_version}), {how}, __half is {self.half_name}"
+
+    @property
+    def short_version(self):
+        """'GCC 12.2.0', 'clang 14.0.6', 'Apple clang 15.0.0': for people, not for decisions."""
+        number = re.search(r"\d+\.\d+(?:\.\d+)?", self.version)
+        family = ("Apple clang" if "Apple" in self.version else "clang" if "clang" in self.version
+                  else "GCC" if "g++" in self.version or "gcc" in self.version.lower() else self.version.split(" ")[0])
+        return f"{family} {number.group(0)}" if number else self.version
 
 
 def _compiles(cxx, flags, source, directory, link=False):
@@ -188,7 +198,8 @@ def toolchain(cxx=None):
     """What `cxx` (default: compiler()) can do here: probed once, then read from disk."""
     cxx = cxx or compiler()
     mode = os.environ.get("TINYGRAD_CU_EMU_OPENMP", "").strip().lower()
-    memo = (cxx, mode)
+    software_half = os.environ.get("TINYGRAD_CU_EMU_HALF", "").strip().lower() == "software"
+    memo = (cxx, mode, software_half, os.environ.get("TINYGRAD_CU_CACHE"))
     if memo in _toolchains:
         return _toolchains[memo]
     identity = compiler_identity(cxx)
@@ -221,7 +232,8 @@ def toolchain(cxx=None):
         raise ToolchainError(f"TINYGRAD_CU_EMU_OPENMP=1 but {cxx} cannot build with OpenMP ({note}); on "
                              "Debian: apt-get install libomp-dev (clang) / libgomp is part of g++; on "
                              "macOS: brew install libomp")
-    result = Toolchain(cxx, found["version"], int(found["half"]), flags, note, pool_threads())
+    half = 3 if software_half else int(found["half"])
+    result = Toolchain(cxx, found["version"], half, flags, note, pool_threads())
     _toolchains[memo] = result
     return result
 
@@ -252,17 +264,26 @@ def asan_runtime_names():
     return [f"libclang_rt.asan-{arch}.so", "libasan.so"]
 
 
+def _ask(cxx, option):
+    try:
+        return subprocess.run([cxx, option], capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
 def asan_runtime(cxx=None):
-    """The path of the AddressSanitizer runtime `cxx` links against, or None."""
+    """The path of the AddressSanitizer runtime `cxx` links against, or None: where
+    `-print-file-name` finds it, else in clang's runtime folder (`-print-runtime-dir`;
+    on macOS <resource dir>/lib/darwin, where Apple's clang keeps it)."""
     cxx = cxx or compiler()
     for name in asan_runtime_names():
-        try:
-            found = subprocess.run([cxx, f"-print-file-name={name}"], capture_output=True, text=True,
-                                   timeout=60).stdout.strip()
-        except (OSError, subprocess.TimeoutExpired):
-            return None
+        found = _ask(cxx, f"-print-file-name={name}")
         if os.path.isabs(found) and os.path.exists(found):
             return found
+        for folder in (_ask(cxx, "-print-runtime-dir"),
+                       os.path.join(_ask(cxx, "-print-resource-dir"), "lib", "darwin") if IS_MACOS else ""):
+            if folder and os.path.isabs(folder) and os.path.exists(os.path.join(folder, name)):
+                return os.path.join(folder, name)
     return None
 
 
@@ -271,10 +292,13 @@ def asan_preloaded():
 
 
 def asan_preload_hint(cxx=None):
-    """The command line that starts Python with the ASan runtime preloaded."""
+    """How to start Python with the ASan runtime of `cxx` preloaded."""
     cxx = cxx or compiler()
-    name = asan_runtime_names()[0] if IS_MACOS or "clang" in (asan_runtime(cxx) or "") else "libasan.so"
-    return (f"{PRELOAD_VARIABLE}=$({cxx} -print-file-name={name}) ASAN_OPTIONS=detect_leaks=0 python ...")
+    found = asan_runtime(cxx)
+    if found is None:
+        return (f"{PRELOAD_VARIABLE}=<the AddressSanitizer runtime> ASAN_OPTIONS=detect_leaks=0 python ... "
+                f"({cxx} reports none of {', '.join(asan_runtime_names())})")
+    return f"{PRELOAD_VARIABLE}={found} ASAN_OPTIONS=detect_leaks=0 python ..."
 
 
 # ------------------------------------------------------------ the thread pool
