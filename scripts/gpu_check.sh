@@ -81,7 +81,7 @@ step() {
     return "$rc"
 }
 
-echo "GPU check of $(git -C "$REPO" log --oneline -1 2>/dev/null || echo 'this working tree') on $(hostname), $(date -u)"
+echo "GPU check of $(git -C "$REPO" log --oneline -1 2>/dev/null || echo 'this working tree') on $(uname -n), $(date -u)"
 nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv 2>&1 | tee "$OUT/nvidia_smi.txt"
 
 step "preflight" preflight.log 60 "$PY" scripts/gpu_preflight.py --sdist-dir "$GPU_DIR" || finish

@@ -28,6 +28,8 @@ Prints the wheel used, the cache key and the build time; the last line is
 `PYCUDA_WHEEL=<path>`.
 """
 import argparse
+import contextlib
+import fcntl
 import glob
 import os
 import re
@@ -118,6 +120,7 @@ def build_env(find_links, workdir):
 
 
 def build_wheel(sdist, wheel_dir, libcuda, find_links, jobs, workdir):
+    """Configure and build in `workdir`; the wheel lands in `wheel_dir`."""
     cuda_root, include_dir, how = cuda_toolkit.find_cuda_root()
     if cuda_root is None:
         raise SystemExit(f"pycuda_build: {how}")
@@ -138,9 +141,30 @@ def build_wheel(sdist, wheel_dir, libcuda, find_links, jobs, workdir):
         env = with_path(env, parallel_compile_folder(workdir))
         env["TINYGRAD_CU_BUILD_JOBS"] = str(jobs)
     t0 = time.perf_counter()
-    pip("wheel", "-q", "--no-build-isolation", "--no-index", "--no-deps", "--wheel-dir", wheel_dir, src, env=env)
+    built_dir = os.path.join(workdir, "wheel")
+    pip("wheel", "-q", "--no-build-isolation", "--no-index", "--no-deps", "--wheel-dir", built_dir, src, env=env)
     print(f"PyCUDA built in {time.perf_counter() - t0:.0f} s with {jobs} compile jobs")
-    return newest_wheel(wheel_dir)
+    built = newest_wheel(built_dir)
+    if built is None:
+        raise SystemExit(f"pycuda_build: pip reported success but left no wheel in {built_dir}")
+    # Into the cache in one rename, so a reader never sees half a wheel.
+    partial = os.path.join(wheel_dir, "." + os.path.basename(built) + ".partial")
+    shutil.copy2(built, partial)
+    final = os.path.join(wheel_dir, os.path.basename(built))
+    os.replace(partial, final)
+    return final
+
+
+@contextlib.contextmanager
+def locked(path):
+    """An exclusive lock on `path` (a file beside the cache entry): two runs sharing a
+    cache (two test runs on one machine) build once, the second reuses the wheel."""
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def newest_wheel(folder):
@@ -189,7 +213,7 @@ def _parallel(ccompiler_class):
 class _PatchOnImport:
     """Patch CCompiler as soon as setuptools' (or the stdlib's) ccompiler module loads."""
     NAMES = ("setuptools._distutils.ccompiler", "distutils.ccompiler",
-             "setuptools._distutils.compilers.C.base")
+             "setuptools._distutils.compilers.C.base", "distutils.compilers.C.base")
 
     def find_spec(self, name, path=None, target=None):
         if name not in self.NAMES:
@@ -261,15 +285,14 @@ def main():
     key = cache_key(sdist_version(sdist), cuda_toolkit.cuda_version(include_dir))
     wheel_dir = os.path.join(args.wheel_cache, key)
     os.makedirs(wheel_dir, exist_ok=True)
-    wheel = newest_wheel(wheel_dir)
-    if wheel:
-        print(f"reusing {wheel} (cache key {key})")
-    else:
-        print(f"building {sdist} (cache key {key})")
-        with tempfile.TemporaryDirectory(prefix="pycuda-build-") as workdir:
-            wheel = build_wheel(sdist, wheel_dir, args.libcuda, find_links, args.jobs, workdir)
-        if wheel is None:
-            raise SystemExit(f"pycuda_build: pip reported success but left no wheel in {wheel_dir}")
+    with locked(wheel_dir + ".lock"):
+        wheel = newest_wheel(wheel_dir)
+        if wheel:
+            print(f"reusing {wheel} (cache key {key})")
+        else:
+            print(f"building {sdist} (cache key {key})")
+            with tempfile.TemporaryDirectory(prefix="pycuda-build-") as workdir:
+                wheel = build_wheel(sdist, wheel_dir, args.libcuda, find_links, args.jobs, workdir)
     if args.keep_wheel_in:          # as DIR/<cache key>/: copied into --wheel-cache, it is reused
         keep = os.path.join(args.keep_wheel_in, key)
         os.makedirs(keep, exist_ok=True)

@@ -227,11 +227,13 @@ def prepared_dist(cache):
     """The sdist and wheels gpu_check.sh would carry, fetched once from PyPI."""
     dist = os.path.join(cache, "dist")
     here = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    have = glob.glob(os.path.join(dist, "pycuda-*.tar.gz")) and glob.glob(
-        os.path.join(dist, f"siphash24-*-cp{here.replace('.', '')}-*.whl"))
-    if not have:
-        out = run(["bash", os.path.join(SCRIPTS, "gpu_prepare.sh"), dist, here], timeout=900)
-        assert out.returncode == 0, f"gpu_prepare.sh could not fetch from PyPI:\n{out.stdout}\n{out.stderr}"
+    os.makedirs(cache, exist_ok=True)
+    with pycuda_build.locked(os.path.join(cache, "dist.lock")):       # two test runs on one machine
+        have = glob.glob(os.path.join(dist, "pycuda-*.tar.gz")) and glob.glob(
+            os.path.join(dist, f"siphash24-*-cp{here.replace('.', '')}-*.whl"))
+        if not have:
+            out = run(["bash", os.path.join(SCRIPTS, "gpu_prepare.sh"), dist, here], timeout=900)
+            assert out.returncode == 0, f"gpu_prepare.sh could not fetch from PyPI:\n{out.stdout}\n{out.stderr}"
     return dist
 
 

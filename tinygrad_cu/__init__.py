@@ -33,7 +33,12 @@ __version__ = "0.1.0"
 
 
 def devices():
-    """{name: (available, reason)} for cpu, emu and cuda."""
+    """{name: (available, reason)} for cpu, emu and cuda.
+
+    For cuda the reason names every missing part -- PyCUDA, the driver library
+    libcuda.so.1, a GPU, nvcc -- and what was found; when ready, the GPU's name, compute
+    capability and memory ("ready: GPU 0 NVIDIA H200 (compute capability 9.0, 139.7 GiB),
+    ..."). tinygrad_cu/device/cuda_probe.py does the checking."""
     return {name: device_status(name) for name in ("cpu", "emu", "cuda")}
 
 from . import data, nn, optim  # noqa: E402,F401  (after Tensor: they build on it)
