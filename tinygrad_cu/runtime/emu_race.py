@@ -38,7 +38,9 @@ def buffers_of(params, args, addresses):
         if isinstance(a, np.ndarray):
             found.append((p, address, a.nbytes, a.dtype))
             continue
-        for start, size in list(live_allocations.items()):  # a DeviceAllocation, or an address in one
+        # a DeviceAllocation, or an address in one. dict.copy() runs no Python code while it
+        # copies, so a buffer freed by the garbage collector mid-loop cannot change it
+        for start, size in live_allocations.copy().items():
             if start <= address < start + size:
                 dtype = np.dtype(np.float32) if p.is_float_buffer() else None
                 found.append((p, address, start + size - address, dtype))
