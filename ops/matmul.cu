@@ -34,6 +34,12 @@
 // Blocks walk the (batch, tile row, tile column) list with a grid-stride loop.
 // `acc += a * b`, not fmaf(): nvcc contracts it into an FMA anyway, and on the emulator
 // (g++ without -mfma) fmaf is a libm call per multiply-add, several times slower.
+//
+// The linear layer's bias (y = x W^T + b, ops/matmul.py Linear) has two small kernels
+// at the end of this file, one thread per element, no shared memory, no barriers:
+// add_bias_rows adds b to every row of C in place; bias_grad_columns sums dC over its
+// rows, one thread per column, so that neighbouring threads read neighbouring columns
+// of a row (coalesced) as they walk down the rows.
 
 #define MM_TILE 64            // rows and columns of C per block
 #define MM_BK 16              // reduction slab depth
@@ -111,4 +117,22 @@ __global__ void __launch_bounds__(MM_THREADS)
 matmul_backward_b(const float* a, const float* dc, float* db, const long long* offsets,
                   int batches, int group, int M, int N, int K) {
   gemm_tiles(a, dc, db, offsets, batches, group, K, N, M, true, false);
+}
+
+
+// C[r][c] += bias[c] for the M x N matrix C: one thread per element, grid-stride.
+__global__ void add_bias_rows(float* c, const float* bias, long long M, long long N) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < M * N;
+       i += (long long)gridDim.x * blockDim.x)
+    c[i] += bias[i % N];
+}
+
+// db[c] = sum_r dC[r][c]: one thread per column, grid-stride over columns.
+__global__ void bias_grad_columns(const float* dc, float* db, long long M, long long N) {
+  for (long long col = blockIdx.x * (long long)blockDim.x + threadIdx.x; col < N;
+       col += (long long)gridDim.x * blockDim.x) {
+    float sum = 0.f;
+    for (long long r = 0; r < M; ++r) sum += dc[r * N + col];
+    db[col] = sum;
+  }
 }

@@ -108,27 +108,98 @@ class MatmulNT(Op):
 
     def gpu_forward(self, gpu, ctx, a, b):
         gpu.require_dtype(self.name, a, b)
-        (m, k), n = a.shape, b.shape[0]
-        if m * n == 0 or k == 0:
-            return gpu.zeros((m, n), a.dtype)
-        c = gpu.empty((m, n), a.dtype)
-        launch_gemm(gpu, "matmul_backward_a", a, b, c, ONE_MATRIX_GROUPED, 1, 1, m, k, n)
-        return c
+        return gpu_matmul_nt(gpu, a, b)
 
     def gpu_backward(self, gpu, ctx, grad):
         a, b = ctx.inputs
-        need_a, need_b = ctx.needs_input_grad
-        (m, k), n = a.shape, b.shape[0]
-        ga = gb = None
-        if need_a:
-            ga = gpu.zeros(a.shape, a.dtype) if 0 in (m, k, n) else gpu.empty(a.shape, a.dtype)
-            if ga.size and n:
-                launch_gemm(gpu, "matmul_forward", grad, b, ga, ONE_MATRIX, 1, None, m, k, n)
-        if need_b:
-            gb = gpu.zeros(b.shape, b.dtype) if 0 in (m, k, n) else gpu.empty(b.shape, b.dtype)
-            if gb.size and m:
-                launch_gemm(gpu, "matmul_backward_b", grad, a, gb, ONE_MATRIX_GROUPED, 1, 1, m, k, n)
-        return ga, gb
+        return gpu_matmul_nt_grads(gpu, grad, a, b, *ctx.needs_input_grad)
+
+
+def gpu_matmul_nt(gpu, a, b):
+    """C = A B^T for A (M, K) and B (N, K): the GEMM reads B transposed in place."""
+    (m, k), n = a.shape, b.shape[0]
+    if m * n == 0 or k == 0:
+        return gpu.zeros((m, n), a.dtype)
+    c = gpu.empty((m, n), a.dtype)
+    launch_gemm(gpu, "matmul_backward_a", a, b, c, ONE_MATRIX_GROUPED, 1, 1, m, k, n)
+    return c
+
+
+def gpu_matmul_nt_grads(gpu, grad, a, b, need_a, need_b):
+    """(dA = dC B, dB = dC^T A) of C = A B^T, None where not needed."""
+    (m, k), n = a.shape, b.shape[0]
+    ga = gb = None
+    if need_a:
+        ga = gpu.zeros(a.shape, a.dtype) if 0 in (m, k, n) else gpu.empty(a.shape, a.dtype)
+        if ga.size and n:
+            launch_gemm(gpu, "matmul_forward", grad, b, ga, ONE_MATRIX, 1, None, m, k, n)
+    if need_b:
+        gb = gpu.zeros(b.shape, b.dtype) if 0 in (m, k, n) else gpu.empty(b.shape, b.dtype)
+        if gb.size and m:
+            launch_gemm(gpu, "matmul_backward_b", grad, a, gb, ONE_MATRIX_GROUPED, 1, 1, m, k, n)
+    return ga, gb
+
+
+@register
+class Linear(Op):
+    """y = x W^T + b: a fully-connected layer as one op (PyTorch's addmm), x (M, K),
+    weight (N, K) as nn.Linear stores it, optional bias (N,).
+
+        dx = dy W        dW = dy^T x        db = sum over rows of dy
+    One op instead of matmul_nt + a broadcast add: half the dispatches of an MLP layer,
+    and the bias gradient is a column sum instead of a general broadcast reduction.
+    Kernels: the three GEMMs of matmul_nt, then add_bias_rows (forward, in place) and
+    bias_grad_columns (backward)."""
+    name = "linear"
+    n_inputs = None            # x, weight[, bias]
+    kernels = ("matmul_backward_a", "matmul_forward", "matmul_backward_b", "add_bias_rows",
+               "bias_grad_columns")
+
+    def infer(self, x, w, b=None):
+        metas = (x, w) if b is None else (x, w, b)
+        self.check_float(*metas)
+        self.check_same_dtype(*metas)
+        if len(x.shape) != 2 or len(w.shape) != 2 or x.shape[1] != w.shape[1]:
+            raise ValueError(f"linear: expected input (M, K) and weight (N, K), got {x.shape} and {w.shape}")
+        if b is not None and b.shape != (w.shape[0],):
+            raise ValueError(f"linear: bias must have shape ({w.shape[0]},) for weight {w.shape}, got {b.shape}")
+        return Meta((x.shape[0], w.shape[0]), x.dtype)
+
+    def forward(self, ctx, x, w, b=None):
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, ctx, grad):
+        x, w = ctx.inputs[0], ctx.inputs[1]
+        needs = ctx.needs_input_grad
+        grads = [grad @ w if needs[0] else None, grad.T @ x if needs[1] else None]
+        if len(needs) == 3:
+            grads.append(grad.sum(axis=0) if needs[2] else None)
+        return grads
+
+    def gpu_forward(self, gpu, ctx, x, w, b=None):
+        gpu.require_dtype(self.name, x, w, *(() if b is None else (b,)))
+        y = gpu_matmul_nt(gpu, x, w)
+        if b is not None and y.size:
+            grid, block = gpu.grid_1d(y.size)
+            gpu.launch(SOURCE, "add_bias_rows", grid, block, y, b, np.int64(y.shape[0]), np.int64(y.shape[1]))
+        return y
+
+    def gpu_backward(self, gpu, ctx, grad):
+        x, w = ctx.inputs[0], ctx.inputs[1]
+        grads = list(gpu_matmul_nt_grads(gpu, grad, x, w, *ctx.needs_input_grad[:2]))
+        if len(ctx.needs_input_grad) == 3:
+            db = None
+            if ctx.needs_input_grad[2]:
+                m, n = grad.shape
+                db = gpu.empty((n,), grad.dtype)
+                if n:
+                    grid, block = gpu.grid_1d(n)
+                    gpu.launch(SOURCE, "bias_grad_columns", grid, block, grad, db, np.int64(m), np.int64(n))
+            grads.append(db)
+        return tuple(grads)
 
 
 # offsets tables for a single (unbatched) product: forward (1, 2), gradient kernels (1, 1, 2)

@@ -42,6 +42,9 @@ def cases_for(name, rng, dtype=np.float64):
     if name == "matmul_nt":
         return [([v(*a), v(*b)], {}) for a, b in [((3, 4), (5, 4)), ((1, 1), (1, 1)), ((17, 33), (70, 33)),
                                                    ((65, 3), (2, 3))]]
+    if name == "linear":
+        return [([v(*x), v(*w), v(w[0])], {}) for x, w in [((3, 4), (5, 4)), ((1, 1), (1, 1)), ((17, 33), (70, 33))]] \
+            + [([v(65, 3), v(2, 3)], {})]
     if name == "reshape":
         return [([v(3, 4)], dict(shape=(2, 6))), ([v(2, 3, 4)], dict(shape=(-1, 4))), ([v(1)], dict(shape=()))]
     if name == "permute":

@@ -127,6 +127,10 @@ def forward(name, arrays, attrs):
     if name == "matmul_nt":
         a, b = arrays
         return np.einsum("ik,jk->ij", a, b)
+    if name == "linear":                      # y[i, j] = sum_k x[i, k] w[j, k] + b[j]
+        x, w = arrays[:2]
+        y = np.einsum("ik,jk->ij", x, w)
+        return y + arrays[2][None, :] if len(arrays) == 3 else y
     if name == "softmax":
         return softmax(arrays[0], **attrs)
     if name == "log_softmax":

@@ -70,12 +70,12 @@ def linear(x, weight, bias=None):
     if weight.ndim != 2 or x.ndim < 1:
         raise ValueError(f"linear: expected a 2-D weight and an input with features last, got "
                          f"{weight.shape} and {x.shape}")
-    # x W^T by the matmul_nt op: the GEMM reads W transposed in place (no copy of W^T)
+    # one linear op: x W^T (the GEMM reads W transposed in place, no copy of W^T) plus b
+    params = (weight,) if bias is None else (weight, bias)
     if x.ndim == 2:
-        y = apply("matmul_nt", x, weight)
-    else:                                       # (..., in) -> rows of one 2-D product
-        y = apply("matmul_nt", x.reshape(-1, x.shape[-1]), weight).reshape(*x.shape[:-1], weight.shape[0])
-    return y + bias if bias is not None else y
+        return apply("linear", x, *params)
+    # (..., in) -> rows of one 2-D product
+    return apply("linear", x.reshape(-1, x.shape[-1]), *params).reshape(*x.shape[:-1], weight.shape[0])
 
 
 def _conv(d, x, weight, bias, stride, padding):
