@@ -101,12 +101,20 @@ class Optimizer:
     def run_update(op_name, param, *state, **hyper):
         """One in-place update op on the parameter's device: (param, grad, *state)."""
         op = get_op(op_name)
-        bufs = (param, param.grad) + state
-        op.infer(*(Meta(t.shape, t.dtype) for t in bufs), **hyper)
-        if any(t._dev is not param._dev for t in bufs):
-            raise RuntimeError(f"{op_name}: the parameter {param.shape} is on {param.device} but its "
-                               f"gradient or state is on {', '.join(t.device for t in bufs)}")
-        param._dev.update(op, tuple(t.buf for t in bufs), hyper)
+        tensors = (param, param.grad) + state
+        device, shape, dtype = param._dev, param.buf.shape, param.buf.dtype
+        bufs = []
+        for t in tensors:
+            if t._dev is not device:
+                raise RuntimeError(f"{op_name}: the parameter {param.shape} is on {param.device} but its "
+                                   f"gradient or state is on {', '.join(t.device for t in tensors)}")
+            buf = t.buf
+            if buf.shape != shape or buf.dtype != dtype:   # the op's checks say what is wrong
+                op.infer(*(Meta(t.shape, t.dtype) for t in tensors), **hyper)
+            bufs.append(buf)
+        if dtype.kind != "f":
+            op.infer(*(Meta(t.shape, t.dtype) for t in tensors), **hyper)
+        device.update(op, bufs, hyper)
 
     # --- checkpoints -------------------------------------------------------------------
     def state_dict(self):
