@@ -203,8 +203,7 @@ def run_everything(mod_shared, mod_elementwise, workers):
         emu._set_max_workers(0)
 
 
-def test_results_identical_with_openmp_and_with_the_runtimes_pool(fresh_toolchains, tmp_path):
-    fresh_toolchains.setenv("TINYGRAD_CU_CACHE", str(tmp_path))
+def test_results_identical_with_openmp_and_with_the_runtimes_pool(fresh_toolchains):
     results = {}
     for mode in ("", "0"):
         fresh_toolchains.setenv("TINYGRAD_CU_EMU_OPENMP", mode)
@@ -217,8 +216,7 @@ def test_results_identical_with_openmp_and_with_the_runtimes_pool(fresh_toolchai
             np.testing.assert_array_equal(value, results[""][0][name], err_msg=name)
 
 
-def test_pool_spreads_blocks_over_several_os_threads(fresh_toolchains, tmp_path):
-    fresh_toolchains.setenv("TINYGRAD_CU_CACHE", str(tmp_path))
+def test_pool_spreads_blocks_over_several_os_threads(fresh_toolchains):
     fresh_toolchains.setenv("TINYGRAD_CU_EMU_OPENMP", "0")
     mod = emu.SourceModule(POOL_KERNELS)
     assert mod._lib.emu_uses_openmp() == 0 and emu_toolchain.pool_state() is not None
@@ -232,10 +230,9 @@ def test_pool_spreads_blocks_over_several_os_threads(fresh_toolchains, tmp_path)
     assert len(set(out.tolist())) == 2, "64 blocks on 2 workers ran on one OS thread"
 
 
-def test_pool_survives_many_small_launches(fresh_toolchains, tmp_path):
+def test_pool_survives_many_small_launches(fresh_toolchains):
     """Back-to-back launches of 1 to 5 blocks on 1 to 4 workers: a pool thread that missed
     a launch, or ran one twice, shows up as a wrong sum or a hang."""
-    fresh_toolchains.setenv("TINYGRAD_CU_CACHE", str(tmp_path))
     fresh_toolchains.setenv("TINYGRAD_CU_EMU_OPENMP", "0")
     mod = emu.SourceModule(source("elementwise.cu"))
     add = mod.get_function("vector_add")
