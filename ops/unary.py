@@ -134,8 +134,15 @@ class Sigmoid(UnaryOp):
     name = "sigmoid"
     saves = ("output",)
     domain = Domain(-6, 6)
-    # exp(-logaddexp(0, -x)) = 1 / (1 + exp(-x)) without overflow for large |x|
-    def forward(self, ctx, x): return np.exp(-np.logaddexp(0, -x)).astype(x.dtype)
+    def forward(self, ctx, x):
+        # 1 / (1 + exp(-x)) in one buffer. For x below about -88 (float32) exp(-x)
+        # overflows to inf and 1 / inf = 0, the right limit, so the overflow warning is
+        # silenced rather than avoided (logaddexp did that at 5x the cost: docs/benchmarks.md).
+        y = np.negative(x, out=np.empty_like(x))   # out=: a 0-d input stays an array
+        with np.errstate(over="ignore"):
+            np.exp(y, out=y)
+        y += 1
+        return np.reciprocal(y, out=y)
     def derivative(self, x, y): return y * (1 - y)
 
 
