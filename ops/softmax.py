@@ -72,7 +72,7 @@ class Softmax(RowOp):
     kernels = ("softmax_forward", "softmax_backward")
 
     def forward(self, ctx, x, axis=-1):
-        return np.exp(log_softmax_ref(x, axis)).astype(x.dtype)
+        return np.exp(log_softmax_ref(x, axis)).astype(x.dtype, copy=False)
 
     def backward(self, ctx, grad, axis=-1):
         y = ctx.output
@@ -86,7 +86,7 @@ class LogSoftmax(RowOp):
     kernels = ("log_softmax_forward", "log_softmax_backward")
 
     def forward(self, ctx, x, axis=-1):
-        return log_softmax_ref(x, axis).astype(x.dtype)
+        return log_softmax_ref(x, axis).astype(x.dtype, copy=False)
 
     def backward(self, ctx, grad, axis=-1):
         return (grad - np.exp(ctx.output) * grad.sum(axis=axis, keepdims=True),)

@@ -125,7 +125,7 @@ class Abs(UnaryOp):
 class Relu(UnaryOp):
     name = "relu"
     domain = Domain(-2, 2, avoid_zero=True)
-    def forward(self, ctx, x): return np.maximum(x, 0).astype(x.dtype)
+    def forward(self, ctx, x): return np.maximum(x, 0).astype(x.dtype, copy=False)  # no copy when already x.dtype
     def derivative(self, x, y): return (x > 0).astype(x.dtype)   # relu'(0) = 0, as PyTorch
 
 
