@@ -59,12 +59,16 @@ def set_num_threads(n):
         _pool, _threads = None, int(n)
 
 
-def _get_pool(workers):
+def _submit(work, pieces, workers):
+    """Hand `pieces` to the pool. Under the lock, so that set_num_threads in another
+    thread cannot shut the pool down between our finding it and submitting to it (a
+    shut-down executor refuses new work). Two Python threads may share the pool: each
+    waits only for its own futures, and workers never wait, so no one deadlocks."""
     global _pool
     with _lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tinygrad_cu-cpu")
-        return _pool
+        return [_pool.submit(work, start, stop) for start, stop in pieces]
 
 
 def slices(n, parts):
@@ -86,8 +90,7 @@ def for_batch(n, work, elements_per_item):
         work(0, n)
         return
     pieces = slices(n, threads)
-    pool = _get_pool(num_threads() - 1)
-    futures = [pool.submit(work, start, stop) for start, stop in pieces[1:]]
+    futures = _submit(work, pieces[1:], num_threads() - 1)
     try:
         work(*pieces[0])
     finally:

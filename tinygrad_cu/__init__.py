@@ -16,7 +16,7 @@ if not _os.path.isdir(_os.path.join(_package_dir, "ops")) and \
     __path__.append(_os.path.dirname(_package_dir))
 
 from . import ops  # noqa: E402,F401  (registers every op)
-from .autograd import is_grad_enabled, no_grad
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, eye, full, manual_seed, ones, ones_like, rand, randint, randn,
                        tensor, zeros, zeros_like)
 from .device import default_device, device_status, get_device, set_default_device

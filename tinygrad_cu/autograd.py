@@ -15,12 +15,12 @@ in that order: tinygrad_cu.computation_graph) whenever backward meets a graph *s
 it has not checked before, so a training loop that runs the same graph pays it once; set
 TINYGRAD_CU_CHECK_GRAPH=1 (or `autograd.CHECK_EVERY_GRAPH = True`) to check every backward.
 """
-import functools
 import itertools
 import os
-import threading
 
 from . import computation_graph as graph_mod
+# grad mode lives in its own module; these names stay importable from here
+from .grad_mode import _mode as _grad_mode, enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401,E501
 from .device.recording import state as recording
 from .op import Context, Meta, REGISTRY, get_op
 
@@ -30,37 +30,6 @@ CHECK_EVERY_GRAPH = os.environ.get("TINYGRAD_CU_CHECK_GRAPH", "0") == "1"
 _checked_structures = set()       # structure keys of graphs networkx has checked
 MAX_CHECKED_STRUCTURES = 4096
 _sequence = itertools.count()     # node creation order (next() is atomic under the GIL)
-
-
-# --- grad mode: per thread, as PyTorch's -------------------------------------------------
-class _GradMode(threading.local):
-    enabled = True
-
-
-_grad_mode = _GradMode()
-
-
-class no_grad:
-    """`with no_grad():` (or `@no_grad()`) records nothing: for evaluation and updates.
-    Like PyTorch's, the mode belongs to the thread that sets it."""
-
-    def __enter__(self):
-        self.prev = _grad_mode.enabled
-        _grad_mode.enabled = False
-
-    def __exit__(self, *exc):
-        _grad_mode.enabled = self.prev
-
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapped(*args, **kwargs):
-            with no_grad():
-                return fn(*args, **kwargs)
-        return wrapped
-
-
-def is_grad_enabled():
-    return _grad_mode.enabled
 
 
 class Node:
