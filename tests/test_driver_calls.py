@@ -95,8 +95,8 @@ def test_a_thousand_steps_hold_the_pools_memory_flat(counts):
     tg.manual_seed(0)
     model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3)).to("emu")
     step = training_step(model, (8,), batch=4, classes=3)
-    for _ in range(5):       # warm up as the loop runs: the last loss (and its graph) stays alive
-        loss = step()        # while the next step runs, so the pool holds two steps' buffers
+    for _ in range(5):       # warm up as the loop runs: the last loss stays alive while the
+        loss = step()        # next step runs (its graph was freed by its backward)
     loss.item()
     gc.collect()
     first = tg.memory_stats("emu")

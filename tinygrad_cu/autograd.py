@@ -160,15 +160,12 @@ def backward(root, grad=None, retain_graph=False):
         _checked_structures.add(structure)
 
     grads = {id(root): seed}
+    ran = []
     for _, out_id, node in work:
         out_grad = grads.pop(out_id, None)
         if out_grad is None:
             continue                                  # branch with no gradient flowing
         ctx = node.ctx
-        if ctx.freed:
-            raise RuntimeError(f"backward: trying to backward through {node.name()} a second time "
-                               "after its saved tensors were freed; use backward(retain_graph=True) "
-                               "the first time")
         in_grads = device.backward(node.op, ctx, out_grad, node.attrs)
         for t, meta, gi, need in zip(node.inputs, ctx.input_metas, in_grads, ctx.needs_input_grad):
             if not need or gi is None:
@@ -180,10 +177,17 @@ def backward(root, grad=None, retain_graph=False):
             grads[key] = _accumulate(device, grads.get(key), gi)
         if not retain_graph:
             ctx.free()
+            ran.append(node)
     for t in leaves:
         g = grads.pop(id(t), None)
         if g is not None:
             _deposit_leaf_grad(t, g)
+    # Release the graph as PyTorch does: a node keeps no inputs once it ran, so every
+    # intermediate tensor (and its device memory) dies now by reference counting, even
+    # while `root` (and its grad_fn) is still alive. Done after the walk, so that no
+    # tensor whose id keys `grads` can die, and its id be reused, during it.
+    for node in ran:
+        node.inputs = ()
 
 
 def _collect(root):
@@ -203,6 +207,8 @@ def _collect(root):
             leaves.append(t)
             structure.append(None)
             continue
+        if node.ctx.freed:
+            raise _freed_error(node)
         seq = node.seq
         work.append((seq, id(t), node))
         links = [node.op]
@@ -225,6 +231,12 @@ def _collect(root):
     return work, leaves, tuple(structure)
 
 
+def _freed_error(node):
+    return RuntimeError(f"backward: trying to backward through {node.name()} a second time: its saved "
+                        "tensors and inputs were freed by the first backward; call "
+                        "backward(retain_graph=True) the first time to backward through the graph again")
+
+
 def _check_with_networkx(root, work):
     """The full check, on a graph structure seen for the first time: export to networkx,
     check it (a DAG, every input present) and confirm that the walk's order is one of its
@@ -240,7 +252,11 @@ def _check_with_networkx(root, work):
                     raise RuntimeError(f"backward order disagrees with the graph: {node.name()} runs "
                                        f"before {x._node.name()}")
     finally:
-        g.clear()     # drop the tensors now: a DiGraph refers to itself, so only gc would free it
+        # drop the tensors now, and the views networkx caches on the graph (in_degree,
+        # pred, ...), which refer back to it: without that the DiGraph is a cycle that
+        # only the garbage collector frees
+        g.clear()
+        vars(g).clear()
 
 
 def _deposit_leaf_grad(t, g):

@@ -105,18 +105,18 @@ class Module:
             yield m
 
     def named_modules(self, prefix=""):
-        """This module and every descendant, depth first, each once."""
-        seen = set()
-
-        def walk(module, path):
+        """This module and every descendant, depth first, each once. (A stack, not a
+        recursive inner function: that function would refer to itself through its
+        closure, a cycle that only the garbage collector frees, made on every call.)"""
+        seen, stack = set(), [(prefix, self)]
+        while stack:
+            path, module = stack.pop()
             if id(module) in seen:
-                return
+                continue
             seen.add(id(module))
             yield path, module
-            for name, child in module.named_children():
-                yield from walk(child, f"{path}.{name}" if path else name)
-
-        yield from walk(self, prefix)
+            children = [(f"{path}.{name}" if path else name, child) for name, child in module.named_children()]
+            stack.extend(reversed(children))        # the first child is visited first
 
     def modules(self):
         for _, m in self.named_modules():
