@@ -92,9 +92,17 @@ class LogSoftmax(RowOp):
         return (grad - np.exp(ctx.output) * grad.sum(axis=axis, keepdims=True),)
 
 
-def label_error(label, n_classes):
-    """The one message for a bad label, on every device."""
-    return ValueError(f"cross_entropy: label {label} is out of range for {n_classes} classes")
+def label_error(label, n_classes, op="cross_entropy"):
+    """The one message for a bad label, on every device (also F.nll_loss's)."""
+    return ValueError(f"{op}: label {label} is out of range for {n_classes} classes "
+                      f"(labels must be in [0, {n_classes}))")
+
+
+def check_labels(labels, n_classes, op="cross_entropy"):
+    """Host labels (a numpy integer array) in [0, n_classes), else label_error naming
+    the first bad one."""
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise label_error(labels[(labels < 0) | (labels >= n_classes)][0], n_classes, op)
 
 
 def bad_label_error(details):
@@ -127,10 +135,7 @@ class CrossEntropy(Op):
             raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
         return Meta((logits.shape[0],) if reduction == "none" else (), logits.dtype)
 
-    @staticmethod
-    def check_labels(labels, n_classes):
-        if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-            raise label_error(labels[(labels < 0) | (labels >= n_classes)][0], n_classes)
+    check_labels = staticmethod(check_labels)
 
     def forward(self, ctx, logits, labels, reduction="mean"):
         self.check_labels(labels, logits.shape[1])

@@ -6,6 +6,7 @@ is composed from Tensor arithmetic, which autograd differentiates for free.
 import numpy as np
 
 from ..autograd import apply
+from ..ops.softmax import check_labels
 from ..tensor import Tensor
 
 
@@ -34,9 +35,21 @@ def cross_entropy(logits, labels, reduction="mean"):
 
 
 def nll_loss(log_probs, labels, reduction="mean"):
-    """-log_probs[n, t_n]: cross_entropy for inputs that already went through log_softmax."""
-    n = log_probs.shape[0]
+    """-log_probs[n, t_n]: cross_entropy for inputs that already went through log_softmax.
+
+    The labels are indices into the rows, so they are needed on the host anyway; they are
+    checked there, on every device, with cross_entropy's message (a label of -1 would
+    otherwise pick the last class, as numpy indexing does)."""
+    if log_probs.ndim != 2:
+        raise ValueError(f"nll_loss: expected log-probabilities (N, C), got {log_probs.shape}")
+    n, n_classes = log_probs.shape
     labels = labels.numpy() if isinstance(labels, Tensor) else np.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"nll_loss: labels must be integers, got {labels.dtype}")
+    if labels.shape != (n,):
+        raise ValueError(f"nll_loss: expected labels of shape ({n},) for log-probabilities "
+                         f"{log_probs.shape}, got {labels.shape}")
+    check_labels(labels, n_classes, "nll_loss")
     picked = -log_probs[np.arange(n), labels]
     return reduce_loss(picked, reduction, "nll_loss")
 
