@@ -23,11 +23,18 @@ from .im2col import Columns, col2im, im2col, out_size
 SOURCE = "conv.cu"
 
 
+def _is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
 def as_tuple(v, n, what):
-    t = (int(v),) * n if isinstance(v, (int, np.integer)) else tuple(int(i) for i in v)
+    t = (v,) * n if _is_int(v) else tuple(v) if isinstance(v, (tuple, list)) else None
+    if t is None or not all(_is_int(i) for i in t):
+        # int(2.5) would quietly make a stride of 2
+        raise TypeError(f"conv: {what} must be an int or {n} ints, got {v!r}")
     if len(t) != n:
         raise ValueError(f"conv: {what} {v} must have {n} values, one per spatial dim")
-    return t
+    return tuple(int(i) for i in t)
 
 
 def to_channels_first(grad):
@@ -80,6 +87,9 @@ class Conv(Op):
         stride, padding = as_tuple(stride, d, "stride"), as_tuple(padding, d, "padding")
         if min(stride) < 1 or min(padding) < 0:
             raise ValueError(f"conv: stride {stride} must be >= 1 and padding {padding} >= 0")
+        if min(w.shape[2:]) < 1:
+            raise ValueError(f"conv: the weight {w.shape} has an empty kernel_size {w.shape[2:]}; "
+                             "every kernel dim must be >= 1")
         out = tuple(out_size(s, k, st, p) for s, k, st, p in zip(x.shape[2:], w.shape[2:], stride, padding))
         if min(out) < 1:
             raise ValueError(f"conv: kernel {w.shape[2:]} is larger than the padded input "

@@ -15,6 +15,7 @@ A uniform distribution U(-b, b) has std b / sqrt(3), so each uniform variant use
 bound = sqrt(3) * std.
 """
 import math
+import warnings
 
 import numpy as np
 
@@ -81,23 +82,40 @@ def ones_(tensor):
 
 
 # --- variance-scaling schemes ---------------------------------------------------------------
+def _empty(tensor):
+    """A weight with no elements has a fan of 0 (1/sqrt(0)): nothing to fill. As
+    PyTorch, warn and leave it, rather than fail on the division."""
+    if 0 in tensor.shape:
+        warnings.warn(f"initialising a zero-element tensor {tensor.shape} is a no-op", stacklevel=3)
+        return True
+    return False
+
+
 def lecun_uniform_(tensor):
+    if _empty(tensor):
+        return tensor
     bound = math.sqrt(3.0 / fan_in_and_fan_out(tensor)[0])
     return uniform_(tensor, -bound, bound)
 
 
 def lecun_normal_(tensor):
     """Plain (not truncated) normal with std 1/sqrt(fan_in)."""
+    if _empty(tensor):
+        return tensor
     return normal_(tensor, 0.0, 1.0 / math.sqrt(fan_in_and_fan_out(tensor)[0]))
 
 
 def xavier_uniform_(tensor, gain=1.0):
+    if _empty(tensor):
+        return tensor
     fan_in, fan_out = fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound)
 
 
 def xavier_normal_(tensor, gain=1.0):
+    if _empty(tensor):
+        return tensor
     fan_in, fan_out = fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
@@ -105,12 +123,16 @@ def xavier_normal_(tensor, gain=1.0):
 def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
     """`a`: the negative slope of leaky_relu. PyTorch's Linear and Conv defaults use
     a = sqrt(5), which gives bound = 1/sqrt(fan_in)."""
+    if _empty(tensor):
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound)
 
 
 def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+    if _empty(tensor):
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std)
 
