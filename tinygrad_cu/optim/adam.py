@@ -1,4 +1,5 @@
 """Adam and AdamW: per-parameter step sizes from running moments of the gradient."""
+from . import checks
 from .optimizer import Optimizer
 
 
@@ -8,10 +9,14 @@ class Adam(Optimizer):
     decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"{type(self).__name__}: need lr, eps, weight_decay >= 0 and betas in "
-                             f"[0, 1), got lr={lr}, betas={betas}, eps={eps}, weight_decay={weight_decay}")
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    def check_group(self, group):
+        name = type(self).__name__
+        checks.learning_rate(name, group["lr"])
+        checks.in_range(name, "epsilon value", "eps", group["eps"])
+        group["betas"] = checks.betas(name, group["betas"])
+        checks.in_range(name, "weight_decay value", "weight_decay", group["weight_decay"])
 
     def update_args(self, param, group):
         state = self.state.setdefault(param, {})

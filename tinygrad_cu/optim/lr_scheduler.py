@@ -6,6 +6,8 @@ eta_min + (lr_0 - eta_min) (1 + cos(pi epoch / T_max)) / 2.
 """
 import math
 
+from . import checks
+
 
 class LRScheduler:
     def __init__(self, optimizer):
@@ -32,9 +34,8 @@ class LRScheduler:
 class StepLR(LRScheduler):
     """Multiply the rate by gamma every step_size epochs."""
     def __init__(self, optimizer, step_size, gamma=0.1):
-        if step_size < 1:
-            raise ValueError(f"StepLR: step_size must be >= 1, got {step_size}")
-        self.step_size, self.gamma = int(step_size), float(gamma)
+        self.step_size = checks.positive_int("StepLR", "step_size", step_size)
+        self.gamma = float(checks.in_range("StepLR", "gamma value", "gamma", gamma))
         super().__init__(optimizer)
 
     def lr_at(self, base_lr, epoch):
@@ -45,9 +46,8 @@ class CosineAnnealingLR(LRScheduler):
     """Half a cosine from the initial rate down to eta_min over T_max epochs (then back
     up, periodically, as PyTorch's closed form)."""
     def __init__(self, optimizer, T_max, eta_min=0.0):
-        if T_max < 1:
-            raise ValueError(f"CosineAnnealingLR: T_max must be >= 1, got {T_max}")
-        self.T_max, self.eta_min = int(T_max), float(eta_min)
+        self.T_max = checks.positive_int("CosineAnnealingLR", "T_max", T_max)
+        self.eta_min = float(checks.in_range("CosineAnnealingLR", "eta_min value", "eta_min", eta_min))
         super().__init__(optimizer)
 
     def lr_at(self, base_lr, epoch):

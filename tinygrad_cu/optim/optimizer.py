@@ -36,7 +36,11 @@ class Optimizer:
                                 f"{type(p).__name__}")
         for key, value in self.defaults.items():
             group.setdefault(key, value)
+        self.check_group(group)        # the defaults, and any value this group overrides
         self.param_groups.append(group)
+
+    def check_group(self, group):
+        """Refuse a group's bad hyperparameters (lr=nan, ...); subclasses say which."""
 
     @property
     def params(self):
@@ -135,12 +139,24 @@ class Optimizer:
                              "do not match this optimiser's")
         params = self.params
         for g, own in zip(groups, self.param_groups):
+            self.check_group({**own, **g})        # a checkpoint's lr=nan is refused too, before any change
+        for g, own in zip(groups, self.param_groups):
             own.update({k: v for k, v in g.items() if k != "params"})
         self.state = {}
         for i, s in state_dict["state"].items():
             p = params[int(i)]
-            self.state[p] = {k: (Tensor._from_buffer(p._dev.from_numpy(np.array(v, dtype=p.dtype)), p._dev)
-                                 if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+            self.state[p] = {k: self._state_value(p, v) for k, v in s.items()}
+
+    @staticmethod
+    def _state_value(param, value):
+        """A saved state entry on the parameter's device: numpy arrays and Tensors (as
+        tg.load gives them, from any device) become Tensors; numbers stay numbers."""
+        if isinstance(value, Tensor):
+            value = value.numpy()
+        if isinstance(value, np.ndarray):
+            array = np.array(value, dtype=param.dtype)       # a copy: never shares the caller's memory
+            return Tensor._from_buffer(param._dev.from_numpy(array), param._dev)
+        return value
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

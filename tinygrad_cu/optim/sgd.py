@@ -1,4 +1,7 @@
 """Stochastic gradient descent, with optional momentum, Nesterov momentum and weight decay."""
+import numpy as np
+
+from . import checks
 from .optimizer import Optimizer
 
 
@@ -7,13 +10,17 @@ class SGD(Optimizer):
     momentum, Nesterov and weight decay, which follow torch.optim.SGD (dampening 0)."""
 
     def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
-        if lr < 0 or momentum < 0 or weight_decay < 0:
-            raise ValueError(f"SGD: lr {lr}, momentum {momentum} and weight_decay {weight_decay} "
-                             "must be >= 0")
-        if nesterov and momentum <= 0:
-            raise ValueError("SGD: Nesterov momentum needs momentum > 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov,
                                       weight_decay=weight_decay))
+
+    def check_group(self, group):
+        checks.learning_rate("SGD", group["lr"])
+        checks.in_range("SGD", "momentum value", "momentum", group["momentum"])
+        checks.in_range("SGD", "weight_decay value", "weight_decay", group["weight_decay"])
+        if not isinstance(group["nesterov"], (bool, np.bool_)):
+            raise TypeError(f"SGD: nesterov must be a bool, got {group['nesterov']!r}")
+        if group["nesterov"] and group["momentum"] <= 0:
+            raise ValueError("SGD: Nesterov momentum requires a momentum > 0")
 
     def update_args(self, param, group):
         momentum = float(group["momentum"])
