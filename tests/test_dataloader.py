@@ -158,3 +158,20 @@ def test_manual_seed_fixes_unseeded_shuffles_and_splits():
     (o1, s1), (o2, s2) = run(), run()
     np.testing.assert_array_equal(o1, o2)
     assert s1 == s2 and sorted(o1.tolist()) == list(range(20))
+
+
+@pytest.mark.parametrize("batch_size,error", [
+    (2.5, TypeError), (2.0, TypeError), (True, TypeError), ("4", TypeError), (None, TypeError),
+    (np.float32(3), TypeError), (0, ValueError), (-3, ValueError), (np.int64(0), ValueError),
+])
+def test_a_bad_batch_size_is_refused_naming_it(batch_size, error):
+    # int(2.5) would quietly give batches of 2, and True batches of 1
+    with pytest.raises(error, match=r"DataLoader: batch_size should be a positive integer, but got "
+                                    r"batch_size="):
+        DataLoader(indexed_dataset(5), batch_size=batch_size)
+
+
+def test_a_numpy_integer_batch_size_is_an_int():
+    loader = DataLoader(indexed_dataset(5), batch_size=np.int64(2), as_numpy=True)
+    assert loader.batch_size == 2 and type(loader.batch_size) is int
+    assert ids(loader) == [[0, 1], [2, 3], [4]]

@@ -116,9 +116,7 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size=1, shuffle=False, seed=None, drop_last=False, device=None,
                  as_numpy=False):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.dataset, self.batch_size, self.shuffle = dataset, int(batch_size), shuffle
+        self.dataset, self.batch_size, self.shuffle = dataset, _batch_size(batch_size), shuffle
         self.drop_last, self.device, self.as_numpy = drop_last, device, as_numpy
         self.rng = _generator(seed)
 
@@ -143,6 +141,16 @@ class DataLoader:
             return field
         from tinygrad_cu.tensor import Tensor  # lazy: the data package must import without the core
         return Tensor(np.asarray(field, order="C"), device=self.device)
+
+
+def _batch_size(value):
+    """A positive int (numpy ints too). 2.5 would be cut to 2 by int(), True taken as 1."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"DataLoader: batch_size should be a positive integer, but got "
+                        f"batch_size={value!r} ({type(value).__name__})")
+    if value < 1:
+        raise ValueError(f"DataLoader: batch_size should be a positive integer, but got batch_size={value}")
+    return int(value)
 
 
 def _fetch_batch(dataset, indices):
