@@ -130,3 +130,27 @@ def test_bilinear_weights_match_np_interp():
     np.testing.assert_allclose(ramp[[0, 10, 19]], [0.0, 3.7, 7.0])
     values = np.random.default_rng(0).normal(size=8)
     np.testing.assert_allclose(weights @ values, np.interp(ramp, np.arange(8), values))
+
+
+def test_a_header_whose_size_overflows_int64_says_truncated(tmp_path):
+    # four dims of 65536: 2^64 elements, which an int64 product wraps to 0, so a file of
+    # just the header used to pass the size check and fail in numpy's reshape
+    path = write(tmp_path / "huge-claim.idx", bytes([0, 0, 0x08, 4]) + struct.pack(">4I", *[65536] * 4))
+    message = (r"huge-claim.idx: truncated: the header claims shape \(65536, 65536, 65536, 65536\) "
+               r"of uint8, 18446744073709551616 bytes of data \(18446744073709551636 bytes in all\), "
+               r"the file has 20 bytes")
+    with pytest.raises(ValueError, match=message):
+        read_idx(path)
+
+
+def test_the_largest_header_gives_a_positive_size(tmp_path):
+    # 255 dims of 2^32 - 1 float64s: about 2^8163 bytes, never a negative or wrapped size
+    header = bytes([0, 0, 0x0E, 255]) + struct.pack(">255I", *[2**32 - 1] * 255)
+    path = write(tmp_path / "largest.idx.gz", header + b"\x00" * 8, gz=True)
+    claimed = (2**32 - 1) ** 255 * 8
+    power = claimed.bit_length() - 1              # 2^power <= claimed < 2^(power + 1)
+    message = (rf"largest.idx.gz: truncated: the header claims shape of 255 dims \(4294967295, 4294967295, "
+               rf"4294967295, 4294967295\)... of float64, more than 2\^{power} bytes of data")
+    assert power == 8162
+    with pytest.raises(ValueError, match=message):
+        read_idx(path)

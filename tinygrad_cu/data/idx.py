@@ -15,6 +15,7 @@ unexpected shape) raises ValueError with the file name in the message, because
 "which of my four files is broken?" is the first question a user asks.
 """
 import gzip
+import math
 import os
 import zlib
 
@@ -63,11 +64,16 @@ def parse_idx(data, name="<bytes>", expect_dtype=None, expect_shape=None):
     if len(data) < header_size:
         raise ValueError(f"{name}: truncated IDX header (needs {header_size} bytes, has {len(data)})")
     shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected_size = header_size + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python ints: up to 255 dims of up to 2^32 - 1 each; numpy's int64 product would wrap
+    # (four dims of 65536 make 2^64, i.e. 0) and let a header-only file pass this check
+    data_bytes = math.prod(shape) * dtype.itemsize
+    expected_size = header_size + data_bytes
     if len(data) != expected_size:
         problem = "truncated" if len(data) < expected_size else "has extra bytes"
-        raise ValueError(f"{name}: {problem}: header says shape {shape} of {dtype.name} "
-                         f"({expected_size} bytes), file has {len(data)} bytes")
+        shown = shape if ndim <= 8 else f"of {ndim} dims {shape[:4]}..."
+        raise ValueError(f"{name}: {problem}: the header claims shape {shown} of {dtype.name}, "
+                         f"{_count(data_bytes)} bytes of data ({_count(expected_size)} bytes in all), "
+                         f"the file has {len(data)} bytes")
     if expect_dtype is not None and dtype.newbyteorder("=") != np.dtype(expect_dtype):
         raise ValueError(f"{name}: element type {dtype.name}, expected {np.dtype(expect_dtype).name}")
     if expect_shape is not None and not _shape_matches(shape, expect_shape):
@@ -80,6 +86,11 @@ def parse_idx(data, name="<bytes>", expect_dtype=None, expect_shape=None):
 def read_idx(path, expect_dtype=None, expect_shape=None):
     """Read an IDX file (gzipped or raw) into a numpy array; ValueError names a bad file."""
     return parse_idx(read_idx_bytes(path), path, expect_dtype, expect_shape)
+
+
+def _count(n):
+    """A byte count for a message: exact, unless a corrupt header made it absurd."""
+    return str(n) if n < 10**21 else f"more than 2^{n.bit_length() - 1}"
 
 
 def _shape_matches(shape, pattern):
