@@ -57,8 +57,10 @@ def test_tensors_and_models_round_trip(tmp_path):
     fresh.load_state_dict(load(tmp_path / "model.npz"))
     x = tg.randn(5, 4)
     np.testing.assert_array_equal(fresh(x).numpy(), model(x).numpy())
-    save({"t": tg.ones(2, 2)}, tmp_path / "tensor.npz")            # Tensors are accepted
-    np.testing.assert_array_equal(load(tmp_path / "tensor.npz")["t"], np.ones((2, 2), np.float32))
+    save({"t": tg.ones(2, 2)}, tmp_path / "tensor.npz")            # Tensors are accepted, and come back
+    t = load(tmp_path / "tensor.npz")["t"]
+    assert isinstance(t, tg.Tensor) and t.device == "cpu"
+    np.testing.assert_array_equal(t.numpy(), np.ones((2, 2), np.float32))
 
 
 def test_file_is_a_plain_npz_with_a_json_header(tmp_path):
@@ -84,7 +86,10 @@ def test_save_rejects_what_it_cannot_store(tmp_path):
 def assert_tree_equal(got, want, path="<root>"):
     """Equal structure, types (dict key types too), dtypes and values; nan equals nan."""
     assert type(got) is type(want), (path, type(got), type(want))
-    if isinstance(want, np.ndarray):
+    if isinstance(want, tg.Tensor):
+        assert (got.device, got.requires_grad, got.is_leaf) == (want.device, want.requires_grad, True), path
+        assert_tree_equal(got.numpy(), want.numpy(), path)
+    elif isinstance(want, np.ndarray):
         assert got.dtype == want.dtype and got.shape == want.shape, path
         np.testing.assert_array_equal(got, want, err_msg=path)
     elif isinstance(want, dict):
@@ -130,8 +135,8 @@ def test_other_top_levels_and_tensor_leaves(tmp_path):
     for obj in ([1, (2.5, None)], (), "just text", 7, None, np.arange(4.0)):
         save(obj, tmp_path / "o.npz")
         assert_tree_equal(load(tmp_path / "o.npz"), obj)
-    save({"w": [tg.ones(2, 3)], "lr": 0.5}, tmp_path / "t.npz")      # Tensors come back as arrays
-    assert_tree_equal(load(tmp_path / "t.npz"), {"w": [np.ones((2, 3), np.float32)], "lr": 0.5})
+    save({"w": [tg.ones(2, 3)], "lr": 0.5}, tmp_path / "t.npz")      # Tensors come back as Tensors
+    assert_tree_equal(load(tmp_path / "t.npz"), {"w": [tg.ones(2, 3)], "lr": 0.5})
 
 
 _leaves = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5)
@@ -205,8 +210,10 @@ def test_version_1_files_still_load(tmp_path):
     save({"fc.weight": w, "steps": tg.Tensor(b)}, tmp_path / "flat.npz")
     with np.load(tmp_path / "flat.npz", allow_pickle=False) as archive:
         header = json.loads(bytes(archive["header"]).decode())
-        assert header == {"format": "tinygrad_cu.checkpoint", "version": 1, "tensors": entries}
-    assert_tree_equal(load(tmp_path / "flat.npz"), {"fc.weight": w, "steps": b})
+        # the entry saved from a Tensor also says so (readers that do not know the keys ignore them)
+        tensor_entry = dict(entries[1], device="cpu", requires_grad=False)
+        assert header == {"format": "tinygrad_cu.checkpoint", "version": 1, "tensors": [entries[0], tensor_entry]}
+    assert_tree_equal(load(tmp_path / "flat.npz"), {"fc.weight": w, "steps": tg.Tensor(b)})
 
 
 def _small_model():

@@ -28,19 +28,29 @@ None; e.g. {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch":
 The entries' names are the arrays' dotted paths ("optimizer.state.0.exp_avg"), used in
 error messages only.
 
-Atomic write: the file is written to a temporary file in the target's directory,
-flushed and fsync'ed, then renamed over the target with os.replace (atomic on POSIX
-and Windows). A crash at any point leaves either the old checkpoint or the new one,
-never a half-written file; on error the temporary file is removed.
+An entry saved from a Tensor also records {"device": "cpu" | "emu" | "cuda",
+"requires_grad": bool}; `load` gives those back as Tensors (on `map_location`, else on
+the saved device), and entries saved from numpy arrays as numpy arrays, as torch.load
+does. Readers that do not know these keys ignore them.
+
+Atomic write (tinygrad_cu/atomic_file.py): a temporary file `.{name}.tmp-{host}-{pid}-{hex}`
+in the target's directory, fsync'ed, then renamed over the target with os.replace. A
+crash at any point leaves the old checkpoint or the new one, never half of one; the
+temporary file is removed on any error, and one left by a killed process is removed by
+the next save to that target.
+
+Reading (tinygrad_cu/npz_reader.py) checks every claim of the zip and .npy headers
+before acting on it; whatever is wrong with a file, `load` raises ValueError naming it.
 """
 import hashlib
 import json
 import math
 import os
-import tempfile
-import zipfile
 
 import numpy as np
+
+from . import atomic_file
+from .npz_reader import NpzReader
 
 FORMAT = "tinygrad_cu.checkpoint"
 VERSION = 2                       # the newest version written; load reads 1 and 2
@@ -74,13 +84,15 @@ class _Encoder:
     everything else becomes the JSON tree."""
 
     def __init__(self):
-        self.arrays, self.names, self._active = [], [], set()
+        self.arrays, self.names, self.tensors, self._active = [], [], [], set()
 
     def encode(self, value, path=()):
         from .tensor import Tensor
         if isinstance(value, (np.ndarray, Tensor)):
             self.arrays.append(_as_array(path, value))
             self.names.append(_where(path))
+            self.tensors.append({"device": value.device, "requires_grad": bool(value.requires_grad)}
+                                if isinstance(value, Tensor) else {})
             return {"array": len(self.arrays) - 1}
         if value is None or isinstance(value, (bool, str)):
             return str(value) if isinstance(value, str) else value   # (str: drops np.str_)
@@ -129,7 +141,8 @@ def save(obj, path):
     encoder = _Encoder()
     tree = encoder.encode(obj)
     entries = [{"name": name, "key": f"t{i}", "shape": list(a.shape), "dtype": a.dtype.str,
-                "sha256": _sha256(a)} for i, (name, a) in enumerate(zip(encoder.names, encoder.arrays))]
+                "sha256": _sha256(a), **tensor}
+               for i, (name, a, tensor) in enumerate(zip(encoder.names, encoder.arrays, encoder.tensors))]
     flat = isinstance(obj, dict) and all(isinstance(k, str) for k in obj) and \
         all(v == {"array": i} for i, (_, v) in enumerate(tree["dict"]))
     if flat:   # a plain state dict: version 1, readable by older tinygrad_cu too
@@ -139,60 +152,92 @@ def save(obj, path):
     arrays = {entry["key"]: a for entry, a in zip(entries, encoder.arrays)}
     arrays["header"] = np.frombuffer(json.dumps(header, allow_nan=False).encode("utf-8"), dtype=np.uint8)
 
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        # KeyboardInterrupt too: never leave the temporary file behind
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    _fsync_directory(directory)
+    atomic_file.write_atomic(path, lambda f: np.savez(f, **arrays))
 
 
-def _fsync_directory(directory):
-    """Make the rename itself durable (POSIX); not possible, nor needed, on Windows."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def load(path, map_location=None):
+    """Read a checkpoint written by `save`: the saved structure, dicts in their saved
+    order (int keys as ints), tuples as tuples. Arrays saved from Tensors come back as
+    Tensors (with their requires_grad), those saved from numpy arrays as numpy arrays, as
+    torch.load does. A version-1 file (flat state dict) gives {name: array or Tensor}.
 
+    map_location: None puts each Tensor on the device it was saved from (cpu if the file
+    does not say); a device name or device ("cpu", "emu", "cuda") puts them all there; a
+    dict {saved device: device} maps some. Numpy arrays stay on the host.
 
-def load(path):
-    """Read a checkpoint written by `save`: the saved structure, with arrays and Tensors
-    as numpy arrays, dicts in their saved order (int keys as ints), tuples as tuples.
-    A version-1 file (flat state dict) gives {name: numpy array}. A truncated,
-    corrupted or foreign file raises ValueError naming the file."""
+    A truncated, corrupted or foreign file raises ValueError naming the file; a missing
+    file FileNotFoundError; a Tensor saved on a device that is not available here a
+    RuntimeError that suggests map_location."""
     path = os.fspath(path)
+    place = _placement(map_location)
     try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("it holds a single .npy array, not an .npz archive")
-        with archive:
+        with NpzReader(path) as archive:
             if "header" not in archive.files:
                 raise ValueError("the archive has no tinygrad_cu header entry")
-            header = _read_header(archive["header"])
-            if header["version"] == 1:
-                return {entry["name"]: _read_entry(archive, entry) for entry in header["tensors"]}
+            header = _read_header(archive.read("header"))
             arrays = [_read_entry(archive, entry) for entry in header["tensors"]]
-            return _decode(header["tree"], arrays)
-    except FileNotFoundError:
-        raise
-    except (ValueError, KeyError, TypeError, IndexError, OSError, EOFError, RecursionError,
-            zipfile.BadZipFile) as e:
+            devices = [_saved_device(entry) for entry in header["tensors"]]
+            tree = header.get("tree") if header["version"] >= 2 else None
+            if tree is not None:
+                _decode(tree, arrays)              # check the tree's syntax before any upload
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise                                      # about the path, not the file's contents
+    except Exception as e:     # whatever a damaged file makes a parser raise (MemoryError too)
+        detail = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
         raise ValueError(f"{path}: not a valid tinygrad_cu checkpoint (truncated, corrupted or "
-                         f"another format): {e}") from e
+                         f"another format): {detail}") from e
+    values = [a if saved is None else _as_tensor(path, a, saved, place, entry)
+              for a, saved, entry in zip(arrays, devices, header["tensors"])]
+    if header["version"] == 1:
+        return {entry["name"]: v for entry, v in zip(header["tensors"], values)}
+    return _decode(tree, values)
+
+
+def _placement(map_location):
+    """map_location as a function: saved device name -> device name to load onto."""
+    if map_location is None:
+        return lambda saved: saved
+    if isinstance(map_location, dict):
+        table = {str(getattr(k, "name", k)): str(getattr(v, "name", v)) for k, v in map_location.items()}
+        return lambda saved: table.get(saved, saved)
+    name = getattr(map_location, "name", map_location)
+    if not isinstance(name, str):
+        raise TypeError(f"load: map_location must be None, a device name, a device or a dict "
+                        f"{{saved device: device}}, got {type(map_location).__name__}")
+    from .device import get_device
+    try:
+        get_device(name)                   # an unknown or unavailable device fails here, before reading
+    except ValueError as e:
+        raise ValueError(f"load: map_location {name!r}: {e}") from None
+    return lambda saved: name
+
+
+def _saved_device(entry):
+    """The device a Tensor entry was saved from, or None for an entry saved from numpy."""
+    if "device" not in entry and "requires_grad" not in entry:
+        return None
+    device = entry.get("device", "cpu")
+    from .device import NAMES
+    if device not in NAMES or not isinstance(entry.get("requires_grad", False), bool):
+        raise ValueError(f"{entry['name']!r} records device {device!r} and requires_grad "
+                         f"{entry.get('requires_grad')!r}")
+    return device
+
+
+def _as_tensor(path, array, saved, place, entry):
+    from .device import get_device
+    from .tensor import Tensor
+    name = place(saved)
+    try:
+        device = get_device(name)
+    except RuntimeError as e:
+        raise RuntimeError(f"{path}: {entry['name']!r} was saved on {saved!r}, which is not available "
+                           f"here ({e}); load it elsewhere with map_location='cpu', e.g. "
+                           f"tg.load(path, map_location='cpu')") from None
+    t = Tensor._from_buffer(device.from_numpy(array), device)
+    if entry.get("requires_grad") and t.dtype.kind == "f":
+        t.requires_grad_(True)
+    return t
 
 
 def _read_header(raw):
@@ -210,7 +255,7 @@ def _read_header(raw):
 
 def _read_entry(archive, entry):
     name = entry["name"]
-    array = archive[entry["key"]]
+    array = archive.read(entry["key"])
     if list(array.shape) != entry["shape"] or array.dtype.str != entry["dtype"]:
         raise ValueError(f"{name!r} is {array.dtype.str} {list(array.shape)}, the header says "
                          f"{entry['dtype']} {entry['shape']}")
