@@ -77,14 +77,24 @@ def main():
     t_np_add = best(lambda: np.add(a, b, out=c))
     t_np_mm = best(lambda: A @ B)
     print(f"numpy: vector add {n / t_np_add / 1e9:.2f} G elements/s, matmul 512^3 {2 * M * N * K / t_np_mm / 1e9:.1f} GFLOP/s")
+    # the data lives on the (emulated) device, as in a GPU program: host arrays passed to a
+    # call are copied to guarded device buffers and back (as PyCUDA's In/Out), which would
+    # time the copies, not the kernel
+    def on_device(array):
+        buffer = emu.mem_alloc(array.nbytes)
+        emu.memcpy_htod(buffer, array)
+        return buffer
+    da, db, dc, dA, dB, dC = (on_device(v) for v in (a, b, c, A, B, C))
     for workers in (1, cores):
         emu._set_max_workers(workers)
-        t = best(lambda: vadd(a, b, c, np.int32(n), block=(256, 1, 1), grid=((n + 255) // 256, 1)))
+        t = best(lambda: vadd(da, db, dc, np.int32(n), block=(256, 1, 1), grid=((n + 255) // 256, 1)))
+        emu.memcpy_dtoh(c, dc)
         assert np.array_equal(c, a + b)
         print(f"[{workers} thread(s)] vector add 10M (loop mode): {n / t / 1e9:.2f} G elements/s "
               f"({t_np_add / t:.2f}x numpy)")
-        t = best(lambda: matmul(A, B, C, np.int32(M), np.int32(N), np.int32(K), block=(16, 16, 1),
+        t = best(lambda: matmul(dA, dB, dC, np.int32(M), np.int32(N), np.int32(K), block=(16, 16, 1),
                                 grid=(N // 16, M // 16)), 3)
+        emu.memcpy_dtoh(C, dC)
         np.testing.assert_allclose(C, A @ B, rtol=1e-4)
         print(f"[{workers} thread(s)] tiled matmul 512^3 (fiber mode): {2 * M * N * K / t / 1e9:.2f} GFLOP/s")
     emu._set_max_workers(1)
@@ -93,11 +103,13 @@ def main():
     t = best(lambda: barriers(out, np.int32(rounds), block=(threads, 1, 1), grid=(1, 1)), 3)
     print(f"barrier cost: {t / (rounds * threads) * 1e9:.1f} ns per thread per __syncthreads (256 threads, 1 OS thread)")
     emu._set_max_workers(0)
-    x = np.zeros(1, np.float32)
-    t = best(lambda: vadd(x, x, x, np.int32(1), block=(1, 1, 1), grid=(1, 1)), 2000)
+    x, dx = np.zeros(1, np.float32), emu.mem_alloc(4)
+    t = best(lambda: vadd(dx, dx, dx, np.int32(1), block=(1, 1, 1), grid=(1, 1)), 2000)
     print(f"launch overhead, loop mode, 1 thread: {t * 1e6:.1f} us")
+    t = best(lambda: vadd(x, x, x, np.int32(1), block=(1, 1, 1), grid=(1, 1)), 2000)
+    print(f"launch overhead, loop mode, 1 thread, a host array staged: {t * 1e6:.1f} us")
     prepared = elementwise.get_function("vector_add").prepare("PPPi")
-    address = x.__array_interface__["data"][0]      # prepared_call packs "P" as an integer, as PyCUDA
+    address = int(dx)                               # prepared_call packs "P" as an integer, as PyCUDA
     t = best(lambda: prepared.prepared_call((1, 1), (1, 1, 1), address, address, address, 1), 2000)
     print(f"launch overhead, prepared_call: {t * 1e6:.1f} us")
     t = best(lambda: barriers(out, np.int32(1), block=(256, 1, 1), grid=(1, 1)), 500)

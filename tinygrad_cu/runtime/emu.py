@@ -24,17 +24,18 @@ import threading
 
 import numpy as np
 
-from . import emu_build, emu_race, emu_source, emu_toolchain
+from . import emu_build, emu_guard, emu_memory, emu_race, emu_source, emu_toolchain
 from . import emu_launch as launch_limits
 from .emu_build import CompileError
-from .emu_launch import (LaunchConfigError, LaunchError, Parameter, RaceError, SlotBuffer, check_shared,
-                         launch_dims)
+from .emu_launch import (LaunchConfigError, LaunchError, LaunchTimeout, Parameter, RaceError, SlotBuffer,
+                         check_shared, launch_dims)
 from .emu_memory import (Context, DeviceAllocation, DevicePointer, In, InOut, LogicError, Out, mem_alloc,
                          memcpy_dtod, memcpy_dtoh, memcpy_htod, memset_d8, memset_d32)
 
 __all__ = ["SourceModule", "Function", "mem_alloc", "memcpy_htod", "memcpy_dtoh", "memcpy_dtod",
            "memset_d8", "memset_d32", "In", "Out", "InOut", "Context", "DeviceAllocation",
-           "CompileError", "LogicError", "LaunchError", "LaunchConfigError", "RaceError"]
+           "CompileError", "LogicError", "LaunchError", "LaunchConfigError", "LaunchTimeout", "RaceError",
+           "reset", "faulted"]
 
 CHECK_MODES = (None, "race", "bounds")
 ERROR_DEVICE_ASSERT = 2
@@ -43,6 +44,28 @@ ERROR_DEVICE_ASSERT = 2
 _launch_lock = threading.Lock()
 _libraries = {}      # path -> ctypes.CDLL (dlopen returns the same handle anyway)
 _seeds = itertools.count(1)
+# Set by an illegal memory access, as a CUDA context's sticky error: (kernel, message).
+_fault = None
+
+
+def faulted():
+    """None, or the message of the fault that left the emulated device unusable."""
+    return _fault[1] if _fault else None
+
+
+def reset():
+    """End the faulted state an illegal memory access left (cudaDeviceReset's role). The
+    emulator cannot undo the wild writes a faulting kernel may have made before it
+    faulted: buffers that kernel could reach should be rewritten before they are trusted."""
+    global _fault
+    _fault = None
+
+
+def _refuse_if_faulted(kernel):
+    if _fault:
+        raise LaunchError(f"kernel {kernel!r}: the emulated device is faulted since kernel {_fault[0]!r} "
+                          f"made an illegal memory access ({_fault[1]}); as with CUDA's sticky errors, no "
+                          "launch runs until tinygrad_cu.runtime.emu.reset()")
 
 
 def _reset_lock_in_child():
@@ -75,7 +98,10 @@ def _open_library(path):
         lib = ctypes.CDLL(path)
         lib.emu_error_text.restype = ctypes.c_char_p
         lib.emu_set_max_workers.argtypes = [ctypes.c_int]
+        lib.emu_error_address.restype = ctypes.c_ulonglong
         emu_build.prepare_library(lib)  # built without OpenMP: hand it the runtime's thread pool
+        if not _asan_preloaded():       # AddressSanitizer handles faults itself, and reports them
+            emu_guard.attach(lib)
         _libraries[path] = lib
     return lib
 
@@ -94,18 +120,27 @@ class SourceModule:
     cache (it defaults to $TINYGRAD_CU_CACHE, else ~/.cache/tinygrad_cu/emu)."""
 
     def __init__(self, source, nvcc="nvcc", options=None, keep=False, no_extern_c=False, arch=None,
-                 code=None, cache_dir=None, include_dirs=(), check=None):
+                 code=None, cache_dir=None, include_dirs=(), check=None, timeout=None):
         check = check if check is not None else (os.environ.get("TINYGRAD_CU_EMU_CHECK") or None)
         if check not in CHECK_MODES:
             raise ValueError(f"check={check!r}: use None, 'race' or 'bounds'")
-        if check == "bounds" and not _asan_preloaded():
-            raise RuntimeError("check='bounds' loads AddressSanitizer code, which must be loaded first: run "
-                               "Python as " + emu_toolchain.asan_preload_hint())
         self.check = check
+        self.timeout = emu_guard.default_timeout() if timeout is None else float(timeout)
+        if not self.timeout >= 0:
+            raise ValueError(f"SourceModule(timeout={timeout!r}): seconds >= 0 (0: no timeout)")
+        # Bounds mode without AddressSanitizer loaded in this process: the launches run in a
+        # child process started with the preload (emu_bounds.py); this process builds the
+        # module normally, for its kernels' signatures and launch checks.
+        self._bounds_child = None
+        if check == "bounds" and not _asan_preloaded():
+            from . import emu_bounds
+            self._bounds_child = emu_bounds.ChildModule(source, options=options, no_extern_c=no_extern_c,
+                                                        include_dirs=include_dirs, cache_dir=cache_dir)
         defines, includes = _split_options(options)
         include_dirs = list(include_dirs or ()) + includes
         cxx = emu_build.compiler()
-        flags = emu_build.flags_for(check, [f"-D{d}" for d in defines] + [f"-I{d}" for d in include_dirs])
+        flags = emu_build.flags_for(None if self._bounds_child else check,
+                                    [f"-D{d}" for d in defines] + [f"-I{d}" for d in include_dirs])
         directory = cache_dir or emu_build.cache_dir()
         if cache_dir is False:
             import tempfile
@@ -200,7 +235,21 @@ class Function:
             raise TypeError(f"kernel {self.name!r} takes {len(self.params)} arguments "
                             f"({', '.join(p.text for p in self.params)}), got {len(args)}")
         values = [p.value(a) for p, a in zip(self.params, args)]
-        self._launch(block, grid, shared, values, args)
+        # (bounds mode in a child copies arrays at their exact size itself)
+        staged = [] if self.module._bounds_child is not None else emu_memory.stage_host_arrays(self.params, args, values)
+        if not staged:
+            self._launch(block, grid, shared, values, args)
+            return
+        launch_args = list(args)
+        for s in staged:
+            values[s.index] = int(s.allocation)
+            launch_args[s.index] = s.argument
+        try:
+            self._launch(block, grid, shared, values, launch_args)
+        except RaceError:
+            emu_memory.unstage(staged)   # race mode leaves the last run's results, as documented
+            raise
+        emu_memory.unstage(staged)
 
     def prepare(self, arg_types, texrefs=()):
         """PyCUDA's prepare (CUDA >= 4: no block or shared here): one struct character per
@@ -268,20 +317,46 @@ class Function:
     def _launch(self, block, grid, shared, values, args):
         dims = self._dims_of(block, grid)
         shared = check_shared(self.name, shared) if shared else 0
+        if _fault:
+            _refuse_if_faulted(self.name)
+        emu_guard.set_timeout(self.module.timeout)
+        if self.module._bounds_child is not None:
+            self.module._bounds_child.launch(self, tuple(dims[0]), shared, values, args)
+            return
         with _launch_lock:
             slots = self._slots.fill(values)
             if self.module.check == "race":
                 addresses = [v if p.kind == 0 else 0 for p, v in zip(self.params, values)]
                 buffers = emu_race.buffers_of(self.params, args, addresses)
-                emu_race.run_checked(self.name, lambda flags: self._run(dims[1], shared, slots, flags),
+                emu_race.run_checked(self.name, lambda flags: self._run(dims[1], shared, slots, flags, values, args),
                                      buffers, next(_seeds))
             else:
-                self._run(dims[1], shared, slots, 0)
+                self._run(dims[1], shared, slots, 0, values, args)
 
-    def _run(self, dims, shared, slots, flags):
-        if self._entry(dims, shared, slots, flags):
-            text = self.module._lib.emu_error_text().decode(errors="replace")
-            raise LaunchError(f"kernel {self.name!r}: {text}")
+    def _run(self, dims, shared, slots, flags, values, args):
+        code = self._entry(dims, shared, slots, flags)
+        if code:
+            self._raise(code, values, args)
+
+    def _raise(self, code, values, args):
+        """The launch's error as the exception CUDA's error code would become in PyCUDA."""
+        global _fault
+        lib = self.module._lib
+        text = lib.emu_error_text().decode(errors="replace")
+        if code == launch_limits.E_MEMORY_FAULT:
+            text += "; " + emu_guard.describe_address(lib.emu_error_address(), self.params, values, args,
+                                                      emu_memory.live_allocations)
+        if code in launch_limits.STICKY_ERRORS:
+            _fault = (self.name, text)
+            text += (". The emulated device is now faulted, as a CUDA context after such an error: the kernel "
+                     "may have written elsewhere before it faulted, so later launches raise until "
+                     "tinygrad_cu.runtime.emu.reset()")
+        if code == launch_limits.E_TIMEOUT:
+            raise LaunchTimeout(f"kernel {self.name!r}: {text} (timeout: {self.module.timeout:g} s; set it with "
+                                "SourceModule(timeout=...) or TINYGRAD_CU_EMU_TIMEOUT)")
+        if code == launch_limits.E_INTERRUPTED:
+            raise KeyboardInterrupt(f"kernel {self.name!r}: {text}")
+        raise LaunchError(f"kernel {self.name!r}: {text}")
 
 
 class BoundLaunch:
@@ -302,9 +377,12 @@ class BoundLaunch:
 
     def __call__(self):
         f = self.function
-        if f.module.check == "race":
+        if f.module.check in ("race", "bounds"):
             block, grid = tuple(self.dims[0][3:]), tuple(self.dims[0][:3])
             f._launch(block, grid, self.shared, self.values, self.args)
             return
+        if _fault:
+            _refuse_if_faulted(f.name)
+        emu_guard.set_timeout(f.module.timeout)
         with _launch_lock:
-            f._run(self.dims[1], self.shared, self.address, 0)
+            f._run(self.dims[1], self.shared, self.address, 0, self.values, self.args)

@@ -44,6 +44,17 @@ class RaceError(LaunchError):
     """Race mode: a launch gave different results under different thread orders."""
 
 
+class LaunchTimeout(LaunchError):
+    """The watchdog stopped a kernel that ran longer than its module's timeout."""
+
+
+# what a launch returns (emu::ErrorKind, cuda_emu_scheduler.h)
+(E_NONE, E_BARRIER_IN_LOOP_MODE, E_DEVICE_ASSERT, E_RESOURCES, E_MEMORY_FAULT, E_ARITHMETIC, E_STACK_OVERFLOW,
+ E_TIMEOUT, E_INTERRUPTED, E_BARRIER_DIVERGENCE, E_ILLEGAL_INSTRUCTION, E_SHARED_FAULT) = range(12)
+# after these, memory may hold wild writes: the device is faulted until emu.reset(), as a CUDA context
+STICKY_ERRORS = (E_MEMORY_FAULT, E_STACK_OVERFLOW, E_ILLEGAL_INSTRUCTION, E_SHARED_FAULT)
+
+
 def type_name(kind, size):
     return {POINTER: "pointer", SIGNED: f"int{8 * size}", UNSIGNED: f"uint{8 * size}",
             FLOAT: f"float{8 * size}", BOOL: "bool"}.get(kind, f"{size}-byte struct")

@@ -271,7 +271,8 @@ def rewrite(source):
     every line kept in place. Returns (text, number of extern __shared__ rewritten)."""
     blanked = blank_comments_and_strings(source)
     code_only = blank_directives(blanked)
-    functions = [(d.body_start, d.body_end) for d in function_definitions(code_only)]
+    definitions = function_definitions(code_only)
+    functions = [(d.body_start, d.body_end) for d in definitions]
     macros = directive_spans(blanked)
     in_function = lambda pos: any(a < pos < b for a, b in functions) or any(a < pos < b for a, b in macros)
     edits = []  # (start, end, replacement), applied back to front
@@ -284,6 +285,7 @@ def rewrite(source):
             text = f"static ::emu::DynamicShared<{ctype}> {name};"
         edits.append((m.start(), m.end(), text))
     extern_spans = [(s, e) for s, e, _ in edits]
+    top_level_shared = {}  # function -> names of the __shared__ variables declared at its top level
     for m in re.finditer(r"\b__shared__\b", blanked):
         if any(s <= m.start() < e for s, e in extern_spans) or not in_function(m.start()):
             continue
@@ -291,12 +293,64 @@ def rewrite(source):
         if end < 0:
             continue
         declarators = split_top_level(re.sub(r"\[[^\]]*\]", "", blanked[m.end():end]))
-        names = [re.search(r"([A-Za-z_]\w*)\s*$", d) for d in declarators]
-        hooks = "".join(f" CUDA_EMU_SHARED_DECLARED({n.group(1)});" for n in names if n)
+        names = [n.group(1) for n in (re.search(r"([A-Za-z_]\w*)\s*$", d) for d in declarators) if n]
+        hooks = "".join(f" CUDA_EMU_SHARED_DECLARED({n});" for n in names)
+        owner = next((d for d in definitions if d.body_start < m.start() < d.body_end), None)
+        arena = owner and shared_in_arena(blanked, m, end, len(edits))
+        if arena:
+            edits.append(arena)
+        if owner is not None and blanked[owner.body_start:m.start()].count("{") - \
+                blanked[owner.body_start:m.start()].count("}") == 1:
+            top_level_shared.setdefault(owner.name, []).extend(names)  # in scope to the body's end
+            names_so_far = top_level_shared[owner.name]
+            hooks += (f" static_assert({' + '.join(f'sizeof({n})' for n in names_so_far)} <= 48 * 1024, "
+                      f"\"{owner.name}: its __shared__ variables ({', '.join(names_so_far)}) take more than the "
+                      f"48 KiB of static shared memory a CUDA block may have (ptxas: uses too much shared "
+                      f"data)\");")
         edits.append((end + 1, end + 1, hooks))
     for start, end, text in sorted(edits, key=lambda e: e[0], reverse=True):
         source = source[:start] + text + source[end:]
     return source, len(extern_spans)
+
+
+def shared_in_arena(blanked, match, end, ident):
+    """An edit that puts one static `__shared__` declaration in a function into the block's
+    guarded shared-memory arena (emu::static_shared, cuda_emu_scheduler.h), or None when
+    the declaration is not a plain one (it then stays thread_local storage).
+
+        __shared__ float tile[16][17], row[16];
+    becomes, on the same line(s),
+        typedef float emu_shared_t3_0[16][17]; emu_shared_t3_0& tile = ::emu::static_shared<emu_shared_t3_0, 3>(); ...
+    A reference to an array keeps the array's type (sizeof, bounds checks, indexing), and
+    the arena ends at an inaccessible guard region, so a wild index faults (a LaunchError)
+    instead of overwriting the C heap, where thread_local storage lives."""
+    start = max(blanked.rfind(c, 0, match.start()) for c in ";{}") + 1
+    start += len(blanked[start:match.start()]) - len(blanked[start:match.start()].lstrip())  # after the
+    prefix = blanked[start:match.start()].split()        # previous statement's hooks (inserted at its end)
+    if any(word not in ("volatile", "static", "const") for word in prefix):
+        return None
+    qualifiers = " ".join(word for word in prefix if word != "static")
+    declarators = split_top_level(blanked[match.end():end])
+    out, spec = [], None
+    for i, d in enumerate(declarators):
+        if any(c in d for c in "=(&") or (i > 0 and "*" in d):
+            return None
+        k = d.find("[")
+        head, suffix = (d[:k], d[k:]) if k >= 0 else (d, "")
+        name = re.search(r"([A-Za-z_]\w*)\s*$", head)
+        if not name:
+            return None
+        if i == 0:
+            spec = head[:name.start()].strip()
+            if not spec:
+                return None
+        elif head[:name.start()].strip():
+            return None
+        t = f"emu_shared_t{ident}_{i}"
+        out.append(f"typedef {qualifiers} {spec} {t}{' '.join(suffix.split())}; "
+                   f"{t}& {name.group(1)} = ::emu::static_shared<{t}, {ident * 64 + i}>();")
+    newlines = blanked.count("\n", start, end + 1)
+    return start, end + 1, " ".join(out) + "\n" * newlines
 
 
 def translation_unit(source, analysis, no_extern_c, shown_name):

@@ -14,6 +14,7 @@
 // or when forced off, they run serially. Every way takes blocks in chunks from a dynamic
 // schedule and runs each block the same way, so the results are identical.
 #pragma once
+#include "cuda_emu_guard_api.h"
 #include <algorithm>
 #include <atomic>
 #include <cstdarg>
@@ -46,10 +47,22 @@ enum LaunchFlag : int {
   SEED_SHIFT = 16,    // bits 16..30: seed of the random order
 };
 enum FiberState : int { READY, AT_BLOCK_BARRIER, AT_WARP_BARRIER, EXITED };
-enum ErrorKind : int { NO_ERROR = 0, E_BARRIER_IN_LOOP_MODE = 1, E_DEVICE_ASSERT = 2, E_RESOURCES = 3 };
+// The same numbers are in emu_launch.py.
+enum ErrorKind : int {
+  NO_ERROR = 0, E_BARRIER_IN_LOOP_MODE = 1, E_DEVICE_ASSERT = 2, E_RESOURCES = 3,
+  E_MEMORY_FAULT = 4,      // SIGSEGV / SIGBUS: an illegal address
+  E_ARITHMETIC = 5,        // SIGFPE: integer division by zero (or INT_MIN / -1)
+  E_STACK_OVERFLOW = 6,    // a fiber ran into the guard page below its stack
+  E_TIMEOUT = 7, E_INTERRUPTED = 8,  // the watchdog stopped the launch
+  E_BARRIER_DIVERGENCE = 9,          // __syncthreads reached by only some threads of a block
+  E_ILLEGAL_INSTRUCTION = 10,
+  E_SHARED_FAULT = 11,     // SIGSEGV in the guard regions of the block's shared memory
+};
 
 static std::atomic<int> g_error{NO_ERROR};
 static char g_error_text[2048];
+static uintptr_t g_error_address = 0;     // the faulting address of an E_MEMORY_FAULT
+static const emu_guard::Api* g_guard = nullptr;  // the guard library (emu_set_guard); none: no fault handling
 static int g_max_workers = 0;            // 0: the default (OpenMP's, or the pool's: all cores)
 static pid_t g_pool_pid = 0;             // process that started libgomp's thread pool
 // without OpenMP: the runtime's pool, set by emu_set_pool (nullptr: blocks run serially)
@@ -98,7 +111,15 @@ struct Worker {
   unsigned live = 0;                    // fibers that have not exited
   unsigned round_at_block = 0;          // fibers of this round that stopped at a block barrier
   std::vector<uint64_t> lanes;          // one slot per thread for shuffles and votes
-  // shared memory
+  // shared memory: the static arena (emu::static_shared) and the dynamic shared memory,
+  // each ending at an inaccessible guard region (map_shared_arenas)
+  char* arena = nullptr;                  // the mapping
+  char* static_top = nullptr;             // static variables are placed downward from here
+  char* dynamic_top = nullptr;            // the block's dynamic shared memory ends here
+  size_t static_used = 0;                 // bytes below static_top given to this block's variables
+  unsigned long long static_block = 0;    // the block_serial that static_used counts for
+  std::vector<unsigned long long> slot_block;  // per __shared__ declaration: block it was placed for
+  std::vector<size_t> slot_offset;        // ... and its offset below static_top
   char* dynamic_shared = nullptr; size_t dynamic_capacity = 0;
   unsigned long long block_serial = 0;  // changes at every block: poison hooks compare it
   bool poison = false; unsigned char poison_byte = 0xFF;
@@ -106,6 +127,73 @@ struct Worker {
   void* loop_escape[5];
 };
 static thread_local Worker* tl_worker = nullptr;
+
+// ------------------------------------------------------------- shared memory
+// A block's shared memory lives in an arena of its worker, not in thread_local storage
+// (which sits in the C heap, where a wild index would overwrite malloc's bookkeeping):
+//   [guard page][64 KiB static][16 MiB guard][48 KiB dynamic][16 MiB guard]
+// The guards are address space only (PROT_NONE, no memory), large enough that an index
+// times a stride far past the end still faults, and that fault becomes a LaunchError.
+static constexpr size_t STATIC_SHARED_ROOM = 64 << 10, STATIC_SHARED_LIMIT = 48 << 10;
+static constexpr size_t DYNAMIC_SHARED_ROOM = 48 << 10, SHARED_GUARD = 16 << 20;
+
+static bool map_shared_arenas(Worker* w) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t total = page + STATIC_SHARED_ROOM + SHARED_GUARD + DYNAMIC_SHARED_ROOM + SHARED_GUARD;
+  void* m = mmap(nullptr, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) return false;
+  char* base = (char*)m;
+  char* static_room = base + page;
+  char* dynamic_room = static_room + STATIC_SHARED_ROOM + SHARED_GUARD;
+  if (mprotect(static_room, STATIC_SHARED_ROOM, PROT_READ | PROT_WRITE) ||
+      mprotect(dynamic_room, DYNAMIC_SHARED_ROOM, PROT_READ | PROT_WRITE)) {
+    munmap(m, total);
+    return false;
+  }
+  w->arena = base;
+  w->static_top = static_room + STATIC_SHARED_ROOM;
+  w->dynamic_top = dynamic_room + DYNAMIC_SHARED_ROOM;
+  return true;
+}
+
+// Where a static __shared__ variable of this block lives: each declaration (and, in a
+// template, each instantiation) has a slot; the first thread of a block to reach it
+// places it below the block's previous variables, 16-byte aligned (more if its type
+// asks), and every thread of the block then gets the same address. The first variable
+// ends right at the guard region, so running off its end faults at once.
+static int next_shared_slot() {
+  static std::atomic<int> n{0};
+  return n.fetch_add(1);
+}
+
+static void* static_shared_place(Worker* w, int slot, size_t size, size_t align) {
+  if ((size_t)slot >= w->slot_block.size()) {
+    w->slot_block.resize(slot + 1, 0);
+    w->slot_offset.resize(slot + 1, 0);
+  }
+  if (w->slot_block[slot] != w->block_serial) {
+    if (w->static_block != w->block_serial) { w->static_block = w->block_serial; w->static_used = 0; }
+    size_t a = align > 16 ? align : 16;
+    size_t offset = (w->static_used + size + a - 1) / a * a;
+    if (offset > STATIC_SHARED_LIMIT) {
+      report_error(E_RESOURCES, "the block's static __shared__ variables take more than 48 KiB (%zu bytes "
+                   "so far; a CUDA block may have 48 KiB of static shared memory)", offset);
+      offset = offset > STATIC_SHARED_ROOM ? STATIC_SHARED_ROOM : offset;  // the launch fails anyway
+    }
+    w->static_used = offset;
+    w->slot_offset[slot] = offset;
+    w->slot_block[slot] = w->block_serial;
+  }
+  return w->static_top - w->slot_offset[slot];
+}
+
+template <class T, int ID> static inline T& static_shared() {
+  static const int slot = next_shared_slot();
+  Worker* w = tl_worker;
+  return *reinterpret_cast<T*>(static_shared_place(w, slot, sizeof(T), alignof(T)));
+}
+
+static const volatile int g_no_stop = 0;
 
 static inline unsigned linear_tid() { return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z); }
 static inline char* dynamic_shared() { return tl_worker->dynamic_shared; }
@@ -235,6 +323,15 @@ static void run_block_as_fibers(Worker* w, unsigned n) {
     }
     int opens = at_warp ? AT_WARP_BARRIER : at_block ? AT_BLOCK_BARRIER : -1;
     if (opens < 0) break;  // all threads exited (exited threads never hold a barrier)
+    if (opens == AT_BLOCK_BARRIER && w->live < n) {
+      // Some threads returned while the others wait at __syncthreads: CUDA requires every
+      // thread of the block to reach it (on a GPU this hangs or silently misbehaves).
+      report_error(E_BARRIER_DIVERGENCE, "__syncthreads reached by %u of %u threads of block (%u,%u,%u); "
+                   "the other %u returned without reaching it (every thread of a block must reach each "
+                   "__syncthreads: move the early return after the last barrier, or guard the work instead)",
+                   w->live, n, blockIdx.x, blockIdx.y, blockIdx.z, n - w->live);
+      break;
+    }
     for (unsigned i = 0; i < n; ++i) if (w->fibers[i].state == opens) w->fibers[i].state = READY;
     len = chain_ready(w, n);
   }
@@ -269,11 +366,47 @@ template <class Body> __attribute__((noinline)) static void run_block_as_loop(Wo
   loop_over_threads(w, body);
 }
 
+// The same block once more, each thread's index stored before it runs: in the fast loop
+// the compiler keeps threadIdx in registers, so after a fault the stored one is stale.
+// Only run after a fault, to name the thread that faulted.
+template <class Body> __attribute__((noinline)) static void run_block_as_loop_precisely(Worker* w, Body& shared_body) {
+  Body body = shared_body;
+  if (__builtin_setjmp(w->loop_escape)) return;
+  for (unsigned z = 0; z < blockDim.z; ++z)
+    for (unsigned y = 0; y < blockDim.y; ++y)
+      for (unsigned x = 0; x < blockDim.x; ++x) {
+        threadIdx = {x, y, z};
+        asm volatile("" ::: "memory");  // the store happens before the thread runs
+        body();
+      }
+}
+
+// Which thread of the block faulted, in loop mode: run the block again precisely; the
+// same fault comes back at the same thread. (The launch has failed already; the block's
+// threads before that one run twice.)
+template <class Body> static void find_faulting_thread(Worker* w, Body& body, emu_guard::Frame& first) {
+  emu_guard::Frame again;
+  again.thread_index = first.thread_index;
+  again.block_index = first.block_index;
+  if (sigsetjmp(again.escape, 0)) {
+    g_guard->leave();
+    if (again.reason == emu_guard::FAULT && again.signal == first.signal) first.fault_thread = again.fault_thread;
+    return;
+  }
+  g_guard->enter(&again);
+  run_block_as_loop_precisely(w, body);
+  g_guard->leave();
+}
+
 // ------------------------------------------------------------------ blocks
 struct Grid { dim3 grid, block; size_t shared; int flags; long blocks; unsigned threads; };
 
 static Worker* worker_for_launch(const Grid& g, int worker_index) {
-  if (!tl_worker) tl_worker = new Worker();
+  if (!tl_worker) {
+    Worker* fresh = new Worker();
+    if (!map_shared_arenas(fresh)) { delete fresh; return nullptr; }
+    tl_worker = fresh;
+  }
   Worker* w = tl_worker;
   w->fiber_mode = false;  // set by the caller
   w->block_threads = g.threads;
@@ -286,11 +419,8 @@ static Worker* worker_for_launch(const Grid& g, int worker_index) {
   // exact size, so ASan sees an overrun of the dynamic shared memory
   w->dynamic_shared = (char*)malloc(g.shared ? g.shared : 1);
 #else
-  if (w->dynamic_capacity < g.shared || !w->dynamic_shared) {
-    free(w->dynamic_shared);
-    w->dynamic_capacity = std::max<size_t>(g.shared, 4096);
-    w->dynamic_shared = (char*)aligned_alloc(256, (w->dynamic_capacity + 255) & ~(size_t)255);
-  }
+  // the block's bytes end at the guard region (16-byte aligned): an overrun faults
+  w->dynamic_shared = w->dynamic_top - ((g.shared + 15) & ~(size_t)15);
 #endif
 #ifdef EMU_ASAN
   void* lo; size_t size;
@@ -330,21 +460,87 @@ template <class Body> struct GridRun {
   long chunk; std::atomic<long> next{0};
 };
 
+// After the guard library jumped back to run_blocks: say what happened, as CUDA would.
+static void report_stop(Worker* w, const emu_guard::Frame& f) {
+  const emu_guard::ThreadIndex t = f.fault_thread, b = f.fault_block;
+  if (f.reason == emu_guard::TIMEOUT || f.reason == emu_guard::INTERRUPT) {
+    report_error(f.reason == emu_guard::TIMEOUT ? E_TIMEOUT : E_INTERRUPTED, "%s (thread (%u,%u,%u) of block "
+                 "(%u,%u,%u) was running); the launch's outputs are incomplete",
+                 f.reason == emu_guard::TIMEOUT ? "the kernel ran longer than its timeout and was stopped"
+                                                : "interrupted (Ctrl-C)", t.x, t.y, t.z, b.x, b.y, b.z);
+    return;
+  }
+  size_t page = (size_t)sysconf(_SC_PAGESIZE), per_fiber = FIBER_STACK + page;
+  uintptr_t a = f.address, lo = (uintptr_t)w->stacks;
+  if (w->stacks && a >= lo && a < lo + w->stacks_bytes && (a - lo) % per_fiber < page) {
+    report_error(E_STACK_OVERFLOW, "thread (%u,%u,%u) of block (%u,%u,%u) overflowed its %zu KiB stack: the "
+                 "kernel's local variables (with those of the functions it calls) are too large for a thread "
+                 "that waits at barriers (move big arrays to __shared__ or global memory)",
+                 t.x, t.y, t.z, b.x, b.y, b.z, FIBER_STACK >> 10);
+  } else if (f.signal == SIGFPE) {
+    report_error(E_ARITHMETIC, "%s in thread (%u,%u,%u) of block (%u,%u,%u) (SIGFPE; a GPU does not trap "
+                 "and returns an unspecified value)", f.code == FPE_INTOVF ? "integer overflow (INT_MIN / -1)"
+                 : f.code == FPE_INTDIV ? "integer division by zero" : "arithmetic exception",
+                 t.x, t.y, t.z, b.x, b.y, b.z);
+  } else if (f.signal == SIGILL) {
+    report_error(E_ILLEGAL_INSTRUCTION, "illegal instruction in thread (%u,%u,%u) of block (%u,%u,%u) (SIGILL)",
+                 t.x, t.y, t.z, b.x, b.y, b.z);
+  } else if (w->arena && a >= (uintptr_t)w->arena && a < (uintptr_t)w->dynamic_top + SHARED_GUARD) {
+    bool dynamic = a >= (uintptr_t)w->static_top + SHARED_GUARD / 2;
+    report_error(E_SHARED_FAULT, "an illegal memory access was encountered: %s shared memory by thread "
+                 "(%u,%u,%u) of block (%u,%u,%u), %zu bytes %s %s (SIGSEGV)", f.access == 1 ? "a write outside"
+                 : f.access == 0 ? "a read outside" : "an access outside", t.x, t.y, t.z, b.x, b.y, b.z,
+                 dynamic ? (a >= (uintptr_t)w->dynamic_top ? (size_t)(a - (uintptr_t)w->dynamic_top)
+                                                          : (size_t)((uintptr_t)w->dynamic_shared - a))
+                         : (a >= (uintptr_t)w->static_top ? (size_t)(a - (uintptr_t)w->static_top)
+                                                         : (size_t)((uintptr_t)w->static_top - w->static_used - a)),
+                 dynamic ? (a >= (uintptr_t)w->dynamic_top ? "past the end of" : "before the start of")
+                         : (a >= (uintptr_t)w->static_top ? "past the end of" : "before the start of"),
+                 dynamic ? "the block's dynamic (extern __shared__) memory"
+                         : "its static __shared__ variables (an index out of an array's bounds?)");
+  } else {
+    g_error_address = a;
+    report_error(E_MEMORY_FAULT, "an illegal memory access was encountered: %s address %#lx by thread "
+                 "(%u,%u,%u) of block (%u,%u,%u) (%s)", f.access == 1 ? "a write to" : f.access == 0 ? "a read of"
+                 : "an access to", (unsigned long)a, t.x, t.y, t.z, b.x, b.y, b.z,
+                 f.signal == SIGBUS ? "SIGBUS" : "SIGSEGV");
+  }
+}
+
 template <bool FIBERS, class Body> static void run_blocks(GridRun<Body>& r, int worker_index) {
   const Grid& g = *r.g;
   Worker* w = worker_for_launch(g, worker_index);
+  if (!w) { report_error(E_RESOURCES, "cannot map the shared-memory arena of a worker thread"); return; }
   w->fiber_mode = FIBERS; w->run_thread = r.run_thread; w->kernel = r.body;
+  emu_guard::Frame frame;
+  if (g_guard) {
+    frame.thread_index = reinterpret_cast<const emu_guard::ThreadIndex*>(&threadIdx);
+    frame.block_index = reinterpret_cast<const emu_guard::ThreadIndex*>(&blockIdx);
+    if (sigsetjmp(frame.escape, 0)) {  // a fault or the watchdog: this worker is done
+      g_guard->leave();
+      if (!FIBERS && frame.reason == emu_guard::FAULT) find_faulting_thread(w, *r.body, frame);
+      report_stop(w, frame);
+      worker_done(w);
+      return;
+    }
+    g_guard->enter(&frame);
+  }
+  const volatile int* stop = g_guard ? g_guard->stop : &g_no_stop;
   for (;;) {
     long first = r.next.fetch_add(r.chunk, std::memory_order_relaxed);
     if (first >= g.blocks) break;
     long last = std::min(g.blocks, first + r.chunk);
-    for (long b = first; b < last && !g_error.load(std::memory_order_relaxed); ++b) run_block<FIBERS>(w, g, b, *r.body);
+    for (long b = first; b < last && !g_error.load(std::memory_order_relaxed) && !*stop; ++b)
+      run_block<FIBERS>(w, g, b, *r.body);
   }
+  if (g_guard) g_guard->leave();
   worker_done(w);
 }
 
 template <bool FIBERS, class Body> static int run_grid(const unsigned* dims, size_t shared, int flags, Body& body) {
   g_error = NO_ERROR;
+  g_error_address = 0;
+  if (g_guard) g_guard->launch_begin();
   Grid g{dim3(dims[0], dims[1], dims[2]), dim3(dims[3], dims[4], dims[5]), shared, flags, 0, 0};
   g.blocks = (long)g.grid.x * g.grid.y * g.grid.z;
   g.threads = g.block.x * g.block.y * g.block.z;
@@ -374,6 +570,11 @@ template <bool FIBERS, class Body> static int run_grid(const unsigned* dims, siz
     g_pool_run(workers, [](void* p, int index) { run_blocks<FIBERS>(*static_cast<GridRun<Body>*>(p), index); }, &r);
 #endif
   }
+  int stopped = g_guard ? g_guard->launch_end() : emu_guard::NONE;
+  if (stopped != emu_guard::NONE && g_error.load() == NO_ERROR)  // stopped between two blocks
+    report_error(stopped == emu_guard::INTERRUPT ? E_INTERRUPTED : E_TIMEOUT, "%s; the launch's outputs are "
+                 "incomplete", stopped == emu_guard::INTERRUPT ? "interrupted (Ctrl-C)"
+                 : "the kernel ran longer than its timeout and was stopped");
   fflush(stdout);  // kernel printf shows up before Python prints anything else
   return g_error.load();
 }
@@ -452,8 +653,12 @@ template <class T> struct DynamicShared {
 // The loader puts this after each `__shared__` declaration in a function: with
 // poisoning on, the first thread of each block to declare the array fills it with the
 // poison byte, so a read of an element no thread wrote shows up in the results.
+// It also refuses, as nvcc's ptxas does, a variable over the 48 KiB of static shared
+// memory a block may have (the loader adds the same check for the sum of a function's).
 #define CUDA_EMU_SHARED_DECLARED(v)                                                     \
   do {                                                                                  \
+    static_assert(sizeof(v) <= 48 * 1024, "this __shared__ variable is larger than the 48 KiB of static " \
+                  "shared memory a CUDA block may have (ptxas: uses too much shared data)");          \
     ::emu::Worker* emu_w_ = ::emu::tl_worker;                                           \
     if (emu_w_ && emu_w_->poison) {                                                     \
       static thread_local unsigned long long emu_block_seen_ = 0;                       \
@@ -466,6 +671,9 @@ template <class T> struct DynamicShared {
 
 EMU_EXPORT const char* emu_error_text() { return emu::g_error_text; }
 EMU_EXPORT void emu_set_max_workers(int n) { emu::g_max_workers = n; }
+EMU_EXPORT unsigned long long emu_error_address() { return emu::g_error_address; }
+// The guard library's entry points (cuda_emu_guard.h); until then, faults are not caught.
+EMU_EXPORT void emu_set_guard(const emu_guard::Api* api) { emu::g_guard = api; }
 // 1 if this module spreads blocks with OpenMP; else Python hands it the runtime's pool.
 #ifdef _OPENMP
 EMU_EXPORT int emu_uses_openmp() { return 1; }
