@@ -271,11 +271,32 @@ def _ask(cxx, option):
         return ""
 
 
+def _sanitizer_headers(cxx):
+    """Whether `cxx` compiles AddressSanitizer code with its interface headers (a clang
+    without its compiler-rt development package has neither)."""
+    key = ("asan-headers", cxx)
+    if key not in _asan_probe:
+        try:
+            done = subprocess.run([cxx, "-fsanitize=address", "-x", "c++", "-fsyntax-only", "-"],
+                                  input="#include <sanitizer/common_interface_defs.h>\nint main() {}\n",
+                                  capture_output=True, text=True, timeout=60)
+            _asan_probe[key] = done.returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            _asan_probe[key] = False
+    return _asan_probe[key]
+
+
+_asan_probe = {}
+
+
 def asan_runtime(cxx=None):
-    """The path of the AddressSanitizer runtime `cxx` links against, or None: where
+    """The path of the AddressSanitizer runtime `cxx` links against, or None (also when
+    `cxx` cannot compile sanitizer code: its headers are missing): where
     `-print-file-name` finds it, else in clang's runtime folder (`-print-runtime-dir`;
     on macOS <resource dir>/lib/darwin, where Apple's clang keeps it)."""
     cxx = cxx or compiler()
+    if not _sanitizer_headers(cxx):
+        return None
     for name in asan_runtime_names():
         found = _ask(cxx, f"-print-file-name={name}")
         if os.path.isabs(found) and os.path.exists(found):
