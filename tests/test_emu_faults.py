@@ -230,6 +230,57 @@ def test_timeout_from_the_environment(monkeypatch):
         emu.SourceModule(FAULTS, timeout=-1)
 
 
+def test_ctrl_c_stops_a_running_kernel():
+    """SIGINT during a launch that never ends: the launch stops, KeyboardInterrupt is raised
+    in the launching thread, and the process goes on (a child process: pytest owns SIGINT here)."""
+    done = run_child(f"""
+        import os, signal, threading, time, numpy as np
+        from tinygrad_cu.runtime import emu
+        mod = emu.SourceModule({FAULTS!r})
+        spin = mod.get_function("spin")
+        started = time.perf_counter()
+        threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+        try:
+            spin(np.zeros(1, np.int32), block=(4, 1, 1), grid=(2, 1))
+            print("NOT INTERRUPTED")
+        except KeyboardInterrupt as e:
+            print("interrupted after", round(time.perf_counter() - started, 1), "s:", e)
+        y = np.zeros(100, np.float32)
+        mod.get_function("fill")(y, np.int32(100), block=(128, 1, 1), grid=(1, 1))
+        print("healthy", bool((y == 2.0 * np.arange(100)).all()))
+    """, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert "interrupted (Ctrl-C)" in done.stdout and "healthy True" in done.stdout, done.stdout
+
+
+def test_a_forked_child_has_its_own_watchdog(mod):
+    """fork() copies no threads: the child starts its own watchdog at its first launch, so a
+    kernel that never ends in the child times out there, and the parent is unaffected."""
+    slow = emu.SourceModule(FAULTS, timeout=0.5)
+    pid = os.fork()
+    if pid == 0:   # the child: only os._exit, never back into pytest
+        code = 3
+        try:
+            slow.get_function("spin")(np.zeros(1, np.int32), block=(2, 1, 1), grid=(1, 1))
+            code = 2
+        except emu.LaunchTimeout:
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child's endless kernel never timed out")
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert_healthy(mod)
+
+
 def run_child(code, timeout=120):
     env = dict(os.environ, PYTHONPATH=ROOT)
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,

@@ -334,7 +334,13 @@ class Function:
                 self._run(dims[1], shared, slots, 0, values, args)
 
     def _run(self, dims, shared, slots, flags, values, args):
-        code = self._entry(dims, shared, slots, flags)
+        try:
+            code = self._entry(dims, shared, slots, flags)
+        except KeyboardInterrupt:
+            # Ctrl-C during the launch: the watchdog stopped it (or it ended first), and Python's
+            # own SIGINT handler raised as the call returned, before this could name the kernel
+            raise KeyboardInterrupt(f"kernel {self.name!r}: interrupted (Ctrl-C) during its launch; "
+                                    "its outputs may be incomplete") from None
         if code:
             self._raise(code, values, args)
 

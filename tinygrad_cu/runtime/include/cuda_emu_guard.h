@@ -143,7 +143,10 @@ static void install_handlers() {
     g_previous[sig] = current;
     sigaction(sig, &sa, nullptr);
   }
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  // SA_NODEFER: on_stop leaves by siglongjmp, which (sigsetjmp(.., 0), no syscall per launch)
+  // restores no signal mask. Without it the stop signal would stay blocked on that thread,
+  // and in every process it forks or spawns: their watchdog could never stop a kernel there.
+  sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
   sa.sa_sigaction = on_stop;
   sigaction(stop_signal(), &sa, nullptr);
 }
