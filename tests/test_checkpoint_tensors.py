@@ -63,17 +63,22 @@ def test_bad_map_locations_are_refused_before_reading(tmp_path):
         load(path, map_location=3)
 
 
+def record_device(path, index, device):
+    """Rewrite the header of checkpoint `path`: tensor number `index` saved on `device`."""
+    with np.load(path) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    header = json.loads(bytes(arrays.pop("header")).decode())
+    header["tensors"][index]["device"] = device
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
 def test_a_tensor_saved_on_an_absent_device_says_use_map_location(tmp_path):
     """A file whose Tensor was saved on cuda: loads there where cuda exists, else a
     RuntimeError that says what to do; with map_location='cpu' it loads anywhere."""
     path, w = saved(tmp_path, "cpu")
-    with np.load(path) as archive:
-        arrays = {k: archive[k] for k in archive.files}
-    header = json.loads(bytes(arrays.pop("header")).decode())
-    header["tensors"][0]["device"] = "cuda"
-    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
+    record_device(path, 0, "cuda")
     cuda_ok, _ = tg.device_status("cuda")
     if cuda_ok:
         assert load(path)["param"].device == "cuda"
@@ -88,13 +93,7 @@ def test_a_tensor_saved_on_an_absent_device_says_use_map_location(tmp_path):
 
 def test_a_damaged_device_record_is_a_value_error(tmp_path):
     path, _ = saved(tmp_path, "cpu")
-    with np.load(path) as archive:
-        arrays = {k: archive[k] for k in archive.files}
-    header = json.loads(bytes(arrays.pop("header")).decode())
-    header["tensors"][1]["device"] = "gpu9"
-    arrays["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
+    record_device(path, 1, "gpu9")
     with pytest.raises(ValueError, match=r"t.npz: .*'ids' records device 'gpu9'"):
         load(path)
 

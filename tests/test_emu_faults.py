@@ -84,7 +84,9 @@ def assert_healthy(mod):
 
 
 def test_the_guard_is_on(mod):
+    import tinygrad_cu as tg
     assert emu_guard.status() == "on"
+    assert tg.devices()["emu"][1].endswith(", fault guard on")
 
 
 # ------------------------------------------------------------ 1: past a mem_alloc

@@ -90,7 +90,14 @@ def device_status(name):
         return False, _devices[name].reason if name in _devices else "not available"
     except Exception as e:  # e.g. the emulator cannot find a compiler
         return False, str(e)
-    return True, _devices[name].reason
+    reason = _devices[name].reason
+    if name == "emu":   # the fault guard is built at the first kernel load, so asked each time
+        from ..runtime import emu_guard
+        guard = emu_guard.status()
+        reason += ", fault guard " + ("on" if guard == "on" else
+                                      "not built yet (at the first kernel load)" if guard == "not built yet"
+                                      else f"off: {guard}")
+    return True, reason
 
 
 def set_default_device(name):

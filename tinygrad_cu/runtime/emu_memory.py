@@ -128,10 +128,12 @@ class StagedArgument(int):
 
 
 class _Staged:
-    __slots__ = ("index", "allocation", "array", "copy_back", "argument")
+    """One staged pointer argument; `array` is the host array to copy back into after the
+    launch, or None (an In array, or nothing to copy)."""
+    __slots__ = ("index", "allocation", "array", "argument")
 
-    def __init__(self, index, allocation, array, copy_back, nbytes):
-        self.index, self.allocation, self.array, self.copy_back = index, allocation, array, copy_back
+    def __init__(self, index, allocation, array, nbytes):
+        self.index, self.allocation, self.array = index, allocation, array
         self.argument = StagedArgument(int(allocation))
         self.argument.size = nbytes
 
@@ -172,7 +174,7 @@ def stage_host_arrays(params, args, values):
         copy_back = any(not isinstance(a, In) or isinstance(a, (Out, InOut)) for _, a, _ in users)
         array = users[0][2]
         for index, _, _ in users:
-            staged.append(_Staged(index, allocation, array if copy_back and nbytes else None, copy_back, nbytes))
+            staged.append(_Staged(index, allocation, array if copy_back and nbytes else None, nbytes))
     return staged
 
 
