@@ -62,6 +62,9 @@ def cases_for(name, rng, dtype=np.float64):
                 ([v(2, 1, 3)], dict(pad_width=((0, 0), (2, 2), (1, 0)), value=-1.5))]
     if name == "cast":
         return [([v(3, 4)], dict(dtype=np.dtype(dtype)))]
+    if name == "logsumexp":
+        return [([v(*s)], dict(axis=ax, keepdims=kd)) for s, ax, kd in
+                [((4, 7), -1, False), ((4, 7), 0, True), ((2, 3, 5), 1, False), ((1,), 0, False)]]
     if name in ("softmax", "log_softmax"):
         return [([v(*s)], dict(axis=ax)) for s, ax in [((4, 7), -1), ((4, 7), 0), ((2, 3, 5), 1), ((1,), 0)]]
     if name == "cross_entropy":

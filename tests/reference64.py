@@ -44,7 +44,7 @@ def clip(x, min=None, max=None):
 
 
 def reduce(name, x, axis=None, keepdims=False):
-    fn = {"sum": np.sum, "max": np.max, "min": np.min}[name]
+    fn = {"sum": np.sum, "max": np.max, "min": np.min, "prod": np.prod}[name]
     return fn(x, axis=_axes(axis, x.ndim), keepdims=keepdims)
 
 
@@ -118,8 +118,13 @@ def forward(name, arrays, attrs):
         return BINARY[name](*arrays)
     if name == "clip":
         return clip(arrays[0], **attrs)
-    if name in ("sum", "max", "min"):
+    if name in ("sum", "max", "min", "prod"):
         return reduce(name, arrays[0], **attrs)
+    if name == "logsumexp":                  # plain: the row max taken out by hand
+        x, axis = arrays[0], attrs["axis"]
+        m = np.max(x, axis=axis, keepdims=True)
+        out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+        return out if attrs["keepdims"] else np.squeeze(out, axis=axis)
     if name in ("argmax", "argmin"):
         return arg(name, arrays[0], **attrs)
     if name == "matmul":
