@@ -227,8 +227,12 @@ class Prod(ReduceOp):
         gpu.require_dtype(self.name, x)
         axes = normalize_axes(self.name, axis, x.ndim)
         out_shape = reduced_shape(x.shape, axes, keepdims)
-        if x.size == 0 and int(np.prod(out_shape, dtype=np.int64)):
-            return gpu.full(out_shape, 1.0, x.dtype)             # the empty product
+        n_out = int(np.prod(out_shape, dtype=np.int64))
+        if x.size == 0 and n_out:           # rows of no element: the kernel writes 1, the empty product
+            out = gpu.empty(out_shape, x.dtype)
+            grid, block = launch_config(gpu, n_out, 0)
+            gpu.launch(SOURCE, "prod_forward", grid, block, x, out, np.int64(n_out), np.int64(0), np.int64(1))
+            return out
         return gpu_reduce(gpu, "prod_forward", x, axes, out_shape)
 
     def gpu_backward(self, gpu, ctx, grad, axis=None, keepdims=False):

@@ -62,6 +62,13 @@ def cases_for(name, rng, dtype=np.float64):
                 ([v(2, 1, 3)], dict(pad_width=((0, 0), (2, 2), (1, 0)), value=-1.5))]
     if name == "cast":
         return [([v(3, 4)], dict(dtype=np.dtype(dtype)))]
+    if name in ("any", "all"):      # zeros where they decide the answer; float, int and bool inputs
+        sparse = v(3, 4, 5) * (rng.random((3, 4, 5)) < 0.3)
+        dense = v(2, 33) * (rng.random((2, 33)) < 0.97)
+        flags = rng.random((4, 1, 6)) < 0.5
+        counts = rng.integers(0, 2, size=(5, 3)).astype(np.int64)
+        return [([x], a) for x in (sparse, dense, flags, counts) for a in _attrs(op)] + \
+            [([np.zeros((0, 3), dtype)], dict(axis=0, keepdims=False)), ([v()], dict(axis=None, keepdims=False))]
     if name == "logsumexp":
         return [([v(*s)], dict(axis=ax, keepdims=kd)) for s, ax, kd in
                 [((4, 7), -1, False), ((4, 7), 0, True), ((2, 3, 5), 1, False), ((1,), 0, False)]]

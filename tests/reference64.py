@@ -120,6 +120,17 @@ def forward(name, arrays, attrs):
         return clip(arrays[0], **attrs)
     if name in ("sum", "max", "min", "prod"):
         return reduce(name, arrays[0], **attrs)
+    if name in ("any", "all"):               # nonzero-ness, reduced by Python's any/all per output
+        x, axes = arrays[0], _axes(attrs["axis"], arrays[0].ndim)
+        kept = [d for d in range(x.ndim) if d not in axes]
+        moved = np.transpose(x, kept + list(axes)).reshape([x.shape[d] for d in kept] + [-1])
+        fn = any if name == "any" else all
+        out = np.array([fn(bool(e != 0) for e in row) for row in
+                        moved.reshape(int(np.prod(moved.shape[:-1])), moved.shape[-1])],
+                       dtype=bool).reshape(moved.shape[:-1])
+        if attrs["keepdims"]:
+            out = out.reshape([1 if d in axes else x.shape[d] for d in range(x.ndim)])
+        return out
     if name == "logsumexp":                  # plain: the row max taken out by hand
         x, axis = arrays[0], attrs["axis"]
         m = np.max(x, axis=axis, keepdims=True)
