@@ -69,6 +69,20 @@ def cases_for(name, rng, dtype=np.float64):
         counts = rng.integers(0, 2, size=(5, 3)).astype(np.int64)
         return [([x], a) for x in (sparse, dense, flags, counts) for a in _attrs(op)] + \
             [([np.zeros((0, 3), dtype)], dict(axis=0, keepdims=False)), ([v()], dict(axis=None, keepdims=False))]
+    if name in ("cumsum", "cumprod", "argcummax", "argcummin"):
+        shapes = [((7,), -1), ((3, 5), 0), ((2, 4, 3), 1), ((), 0), ((2, 300), -1)]   # 300: several chunks
+        if name == "cumprod":            # zeros in the rows (the gradient's hard case), short rows
+            with_zeros = v(4, 6) * (rng.random((4, 6)) < 0.7)
+            return [([v(*sh)], dict(axis=ax)) for sh, ax in shapes[:4]] + [([with_zeros], dict(axis=-1))]
+        if name.startswith("arg"):       # few distinct values: ties, where the index rule matters
+            return [([rng.integers(0, 3, size=sh).astype(dtype)], dict(axis=ax)) for sh, ax in shapes]
+        return [([v(*sh)], dict(axis=ax)) for sh, ax in shapes]
+    if name == "values_at":
+        rows = np.argsort(rng.random((3, 5)), axis=-1)[:, :2]           # distinct per row
+        return [([v(3, 5), rows], dict(axis=-1, unique=True)),
+                ([v(4, 3, 2), rng.integers(0, 3, size=(4, 5, 2))], dict(axis=1, unique=False)),
+                ([v(2, 6), rng.integers(0, 2, size=(3, 6))], dict(axis=0, unique=False)),
+                ([v(), np.zeros((), np.int64)], dict(axis=0, unique=True))]
     if name == "logsumexp":
         return [([v(*s)], dict(axis=ax, keepdims=kd)) for s, ax, kd in
                 [((4, 7), -1, False), ((4, 7), 0, True), ((2, 3, 5), 1, False), ((1,), 0, False)]]

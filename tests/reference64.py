@@ -56,6 +56,28 @@ def arg(name, x, axis=None, keepdims=False):
     return fn(x, axis=axis, keepdims=keepdims)
 
 
+def scan(name, x, axis):
+    """Running sum / product / index of the max or min, one row at a time in Python."""
+    shape = x.shape
+    rows = np.moveaxis(x.reshape(1) if x.ndim == 0 else x, axis, -1)
+    out = np.zeros(rows.shape, np.int64 if name.startswith("arg") else np.float64)
+    for pos in itertools.product(*(range(n) for n in rows.shape[:-1])):
+        acc, best = None, None
+        for r, e in enumerate(rows[pos]):
+            if name == "cumsum":
+                acc = e if acc is None else acc + e
+            elif name == "cumprod":
+                acc = e if acc is None else acc * e
+            else:                            # ties and NaN: the later index wins (PyTorch)
+                later = best is None or np.isnan(e) or (not np.isnan(best[0]) and
+                                                        (e >= best[0] if name == "argcummax" else e <= best[0]))
+                if later:
+                    best = (e, r)
+                acc = best[1]
+            out[pos + (r,)] = acc
+    return np.moveaxis(out, -1, axis if x.ndim else 0).reshape(shape)
+
+
 def matmul(a, b):
     return np.einsum("...ik,...kj->...ij", a, b)
 
@@ -130,6 +152,19 @@ def forward(name, arrays, attrs):
                        dtype=bool).reshape(moved.shape[:-1])
         if attrs["keepdims"]:
             out = out.reshape([1 if d in axes else x.shape[d] for d in range(x.ndim)])
+        return out
+    if name in ("cumsum", "cumprod", "argcummax", "argcummin"):
+        return scan(name, arrays[0], attrs["axis"])
+    if name == "values_at":                  # out[..., j, ...] = x[..., idx[..., j, ...], ...]
+        x, idx = arrays
+        if x.ndim == 0:
+            return x.copy()
+        axis = attrs["axis"] % x.ndim
+        out = np.zeros(idx.shape)
+        for pos in itertools.product(*(range(n) for n in idx.shape)):
+            src = list(pos)
+            src[axis] = idx[pos]
+            out[pos] = x[tuple(src)]
         return out
     if name == "logsumexp":                  # plain: the row max taken out by hand
         x, axis = arrays[0], attrs["axis"]
