@@ -78,6 +78,21 @@ def scan(name, x, axis):
     return np.moveaxis(out, -1, axis if x.ndim else 0).reshape(shape)
 
 
+def sort_order(x, axis, descending):
+    """Python's stable sorted() on each row: NaN the largest value, ties by position."""
+    shape = x.shape
+    rows = np.moveaxis(x.reshape(1) if x.ndim == 0 else x, axis, -1)
+    out = np.zeros(rows.shape, np.int64)
+    for pos in itertools.product(*(range(n) for n in rows.shape[:-1])):
+        row = list(rows[pos])
+        if descending:
+            key = lambda r: (0 if np.isnan(row[r]) else 1, 0.0 if np.isnan(row[r]) else -row[r])
+        else:
+            key = lambda r: (1 if np.isnan(row[r]) else 0, 0.0 if np.isnan(row[r]) else row[r])
+        out[pos] = sorted(range(len(row)), key=key)
+    return np.moveaxis(out, -1, axis if x.ndim else 0).reshape(shape)
+
+
 def matmul(a, b):
     return np.einsum("...ik,...kj->...ij", a, b)
 
@@ -155,6 +170,13 @@ def forward(name, arrays, attrs):
         return out
     if name in ("cumsum", "cumprod", "argcummax", "argcummin"):
         return scan(name, arrays[0], attrs["axis"])
+    if name in ("argsort", "argtopk"):
+        descending = attrs.get("descending", attrs.get("largest"))
+        order = sort_order(arrays[0], attrs["axis"], descending)
+        if name == "argtopk":
+            axis = attrs["axis"] % max(arrays[0].ndim, 1)
+            order = np.take(order, range(attrs["k"]), axis=axis) if arrays[0].ndim else order
+        return order
     if name == "values_at":                  # out[..., j, ...] = x[..., idx[..., j, ...], ...]
         x, idx = arrays
         if x.ndim == 0:
