@@ -26,7 +26,7 @@ def rows(shape, axis):
 
 def index_error(details):
     """The error a GPU device raises from values_at_forward's record (ops/values_at.cu)."""
-    bad, n = details
+    bad, n, _ = details
     bad = int(np.array([bad], np.uint64).view(np.int64)[0])
     return IndexError(f"values_at: index {bad} is out of range for an axis of size {n}")
 
