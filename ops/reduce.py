@@ -215,6 +215,8 @@ class Prod(ReduceOp):
     def backward(self, ctx, grad, axis=None, keepdims=False):
         x = ctx.inputs[0]
         outer, R, inner = rows_view(x.shape, axis)
+        if x.size == 0:
+            return (np.zeros(x.shape, grad.dtype),)
         rows = x.reshape(outer, R, inner)
         ones = np.ones((outer, 1, inner), x.dtype)
         # product of the elements before and after each one: no division, zeros are fine

@@ -118,6 +118,8 @@ class ArgScanOp(ScanOp):
     def forward(self, ctx, x, axis=-1):
         v = along(x, axis)
         idx = np.zeros(v.shape, np.int64)
+        if v.shape[-1] == 0:
+            return idx.reshape(x.shape)
         best = v[..., 0].copy()
         for r in range(1, v.shape[-1]):
             cur = v[..., r]

@@ -214,7 +214,7 @@ class LogSumExp(RowOp):
         return Meta(reduce_ops.reduced_shape(x.shape, (a,), keepdims), x.dtype)
 
     def forward(self, ctx, x, axis=-1, keepdims=False):
-        m = x.max(axis=axis, keepdims=True)
+        m = x.max(axis=axis, keepdims=True, initial=-np.inf)   # initial: rows of no element
         m = np.where(np.isinf(m), 0, m)
         with np.errstate(divide="ignore"):          # log(0) = -inf: a row of -inf
             out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m

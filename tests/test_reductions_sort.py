@@ -202,3 +202,26 @@ def test_kernels_loop_over_more_rows_than_blocks(monkeypatch):
         np.testing.assert_allclose(outs["emu"][0], outs["cpu"][0], rtol=2e-4, atol=2e-5)
         np.testing.assert_allclose(outs["emu"][1], outs["cpu"][1], rtol=2e-4, atol=2e-5)
     assert tg.tensor(a, device="emu").any(1).tolist() == [True] * 40
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_zero_d_and_empty_shapes(device):
+    """Every op of the group on a 0-d tensor and on empty rows: the values PyTorch gives
+    (empty product 1, logsumexp -inf, all() True), and a backward that runs."""
+    device_or_skip(device)
+    z = tg.tensor(2.0, device=device, requires_grad=True)
+    assert [z.sort().values.item(), z.sort().indices.item(), z.topk(1).values.item(), z.cumsum(0).item(),
+            z.cummax(0).indices.item(), z.prod().item(), z.logsumexp(0).item(), z.argsort().item()] == \
+        [2.0, 0, 2.0, 2.0, 0, 2.0, 2.0, 0]
+    (z.sort().values + z.cummax(0).values + z.prod() + z.logsumexp(0) + z.cumprod(0)).backward()
+    assert z.grad.item() == 5.0
+    for shape in [(0,), (3, 0), (0, 4)]:
+        e = tg.tensor(np.zeros(shape, np.float32), device=device, requires_grad=True)
+        assert e.sort(-1).values.shape == e.argsort(0).shape == e.cummin(-1).values.shape == shape
+        assert e.topk(0, -1).values.shape == shape[:-1] + (0,)
+        flat = lambda t: t.numpy().ravel().tolist()
+        rows = int(np.prod(shape[:-1]))
+        assert flat(e.prod(-1)) == flat(e.all(-1).float()) == [1.0] * rows
+        assert flat(e.logsumexp(-1)) == [-np.inf] * rows and e.any().item() is False
+        (e.sort(-1).values.sum() + e.cumprod(0).sum() + e.cummax(-1).values.sum() + e.prod(-1).sum()).backward()
+        assert e.grad.shape == shape
