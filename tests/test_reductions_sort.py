@@ -225,3 +225,11 @@ def test_zero_d_and_empty_shapes(device):
         assert flat(e.logsumexp(-1)) == [-np.inf] * rows and e.any().item() is False
         (e.sort(-1).values.sum() + e.cumprod(0).sum() + e.cummax(-1).values.sum() + e.prod(-1).sum()).backward()
         assert e.grad.shape == shape
+
+
+def test_function_spellings_call_the_methods():
+    x = tg.tensor([[3.0, 1.0, 2.0]])
+    assert tg.sort(x, 1).indices.tolist() == [[1, 2, 0]] and tg.max(x, dim=1).indices.tolist() == [0]
+    assert tg.max(x).item() == 3.0 and tg.topk(x, 2, dim=1).values.tolist() == [[3.0, 2.0]]
+    assert tg.cumsum(x, 1).tolist() == [[3.0, 4.0, 6.0]] and tg.all(x).item() is True
+    np.testing.assert_allclose(tg.var(x, correction=0).item(), 2 / 3, rtol=1e-6)

@@ -28,6 +28,8 @@ from .computation_graph import draw_graph, graph
 from .op import REGISTRY
 from .serialization import load, save
 from .tensor import Tensor, cat, stack
+from .reduction_functions import FUNCTIONS as _reduction_functions   # tg.sort, tg.max, tg.topk, ...
+globals().update(_reduction_functions)
 
 __version__ = "0.1.0"
 
