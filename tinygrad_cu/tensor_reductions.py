@@ -54,7 +54,7 @@ class ReductionsMixin:
             return self._binary(other, dim)
         if not isinstance(dim, (int, np.integer)):
             raise TypeError(f"{kind}: dim must be an int (for several dims use a{kind}), got {dim!r}")
-        d = normalize_axes(kind, dim, self.ndim)[0] if self.ndim else 0
+        d = normalize_axes(kind, dim, max(self.ndim, 1))[0]     # a 0-d tensor takes dim 0 or -1
         indices = apply("arg" + kind, self, axis=d if self.ndim else None, keepdims=True)
         values = apply("values_at", self, indices, axis=d, unique=True)
         if not keepdim and self.ndim:
