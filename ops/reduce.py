@@ -183,10 +183,12 @@ class Min(ExtremumOp):
 
 
 def rows_view(shape, axis):
-    """(outer, R, inner): x as rows x[o, :, i] along one axis; axis None is one row of all."""
+    """(outer, R, inner): x as rows x[o, :, i] along one axis (a 0-d x, or axis None, is
+    one row of every element). The view of prod, and of the one-dim ops of scan, sort
+    and values_at."""
     if axis is None or not shape:
         return 1, int(np.prod(shape, dtype=np.int64)), 1
-    a = normalize_axes("prod", axis, len(shape))[0]
+    a = normalize_axes("rows_view", axis, len(shape))[0]
     return int(np.prod(shape[:a], dtype=np.int64)), shape[a], int(np.prod(shape[a + 1:], dtype=np.int64))
 
 

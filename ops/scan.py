@@ -11,8 +11,7 @@ import numpy as np
 from tinygrad_cu import dtypes
 from tinygrad_cu.op import Domain, Meta, Op, normalize_axes, register
 
-from .reduce import launch_config
-from .values_at import rows
+from .reduce import launch_config, rows_view
 
 SOURCE = "scan.cu"
 
@@ -37,7 +36,7 @@ class ScanOp(Op):
         gpu.require_dtype(self.name, x)
         y = gpu.empty(x.shape, self.out_dtype(x.dtype))
         if y.size:
-            outer, R, inner = rows(x.shape, axis)
+            outer, R, inner = rows_view(x.shape, axis)
             grid, block = launch_config(gpu, outer * inner, R)
             gpu.launch(SOURCE, self.kernels[0], grid, block, x, y, np.int64(outer), np.int64(R), np.int64(inner))
         return y
@@ -66,7 +65,7 @@ class Cumsum(ScanOp):
             return (None,)
         dx = gpu.empty(grad.shape, grad.dtype)
         if dx.size:
-            outer, R, inner = rows(grad.shape, axis)
+            outer, R, inner = rows_view(grad.shape, axis)
             grid, block = launch_config(gpu, outer * inner, R)
             gpu.launch(SOURCE, "cumsum_backward", grid, block, grad, dx, np.int64(outer), np.int64(R), np.int64(inner))
         return (dx,)
@@ -99,7 +98,7 @@ class Cumprod(ScanOp):
             return (None,)
         dx = gpu.empty(grad.shape, grad.dtype)
         if dx.size:
-            outer, R, inner = rows(grad.shape, axis)
+            outer, R, inner = rows_view(grad.shape, axis)
             grid, block = gpu.grid_1d(outer * inner, block=64)
             gpu.launch(SOURCE, "cumprod_backward", grid, block, ctx.inputs[0], ctx.output, grad, dx,
                        np.int64(outer), np.int64(R), np.int64(inner))

@@ -12,7 +12,7 @@ import numpy as np
 from tinygrad_cu import dtypes
 from tinygrad_cu.op import Meta, Op, normalize_axes, register
 
-from .values_at import rows
+from .reduce import rows_view
 
 SOURCE = "sort.cu"
 SHARED_MAX = 1024        # = SORT_SHARED_MAX in ops/sort.cu (P keys and indices in shared memory)
@@ -32,8 +32,8 @@ def sorted_order(x, axis, descending):
 
 def gpu_sort_indices(gpu, x, out, axis, descending):
     """Write into `out` (rows of K) the first K indices of each row's sorted order."""
-    outer, R, inner = rows(x.shape, axis)
-    K = rows(out.shape, axis)[1]
+    outer, R, inner = rows_view(x.shape, axis)
+    K = rows_view(out.shape, axis)[1]
     n_rows = outer * inner
     if out.size == 0:
         return out
@@ -74,7 +74,7 @@ class SortIndexOp(Op):
         if not isinstance(axis, (int, np.integer)):
             raise TypeError(f"{self.name}: axis must be an int, got {axis!r}")
         normalize_axes(self.name, axis, len(x.shape))
-        return rows(x.shape, axis)[1]
+        return rows_view(x.shape, axis)[1]
 
 
 @register

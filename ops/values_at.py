@@ -12,16 +12,9 @@ import numpy as np
 from tinygrad_cu import dtypes
 from tinygrad_cu.op import Meta, Op, normalize_axes, register
 
+from .reduce import rows_view
+
 SOURCE = "values_at.cu"
-
-
-def rows(shape, axis):
-    """(outer, n, inner): the view in which the rows along `axis` are a[o, :, i]."""
-    if not shape:
-        return 1, 1, 1
-    a = normalize_axes("values_at", axis, len(shape))[0]
-    return (int(np.prod(shape[:a], dtype=np.int64)), shape[a],
-            int(np.prod(shape[a + 1:], dtype=np.int64)))
 
 
 def index_error(details):
@@ -72,8 +65,8 @@ class ValuesAt(Op):
         gpu.require_dtype(self.name, x)
         out = gpu.empty(indices.shape, x.dtype)
         if out.size:
-            outer, R, inner = rows(x.shape, axis)
-            K = rows(indices.shape, axis)[1]
+            outer, R, inner = rows_view(x.shape, axis)
+            K = rows_view(indices.shape, axis)[1]
             record, code = gpu.error_record(index_error)
             grid, block = gpu.grid_1d(out.size)
             gpu.launch(SOURCE, "values_at_forward", grid, block, x, indices, out, np.int64(outer),
@@ -86,8 +79,8 @@ class ValuesAt(Op):
         x, indices = ctx.inputs
         dx = gpu.zeros(x.shape, grad.dtype)
         if grad.size:
-            outer, R, inner = rows(x.shape, axis)
-            K = rows(indices.shape, axis)[1]
+            outer, R, inner = rows_view(x.shape, axis)
+            K = rows_view(indices.shape, axis)[1]
             kernel = "values_at_backward_unique" if unique else "values_at_backward"
             grid, block = gpu.grid_1d(grad.size if unique else outer * inner)
             gpu.launch(SOURCE, kernel, grid, block, grad, indices, dx, np.int64(outer), np.int64(R),
