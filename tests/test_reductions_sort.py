@@ -131,6 +131,9 @@ def test_cumulative_ops_follow_pytorchs_tie_and_nan_rules(device):
     np.testing.assert_allclose(grad_of(device, [1.0, 3.0, 2.0, 5.0], lambda t: t.cummax(0).values), [1, 2, 0, 1])
     np.testing.assert_allclose(grad_of(device, [[1.0, 2.0, 3.0]], lambda t: t.cumsum(1)), [[3, 2, 1]])
     assert tg.tensor(3.0, device=device).cumsum(0).item() == 3.0
+    counts = tg.tensor([1, 2, 3], device=device)                  # int64: float kernels, so dtype= first
+    assert counts.cumsum(0, dtype=tg.float32).tolist() == [1.0, 3.0, 6.0]
+    assert counts.prod(dtype=tg.float32).item() == 6.0 and counts.cumprod(0, dtype=tg.float32).tolist()[-1] == 6.0
 
 
 @pytest.mark.parametrize("device", DEVICES)

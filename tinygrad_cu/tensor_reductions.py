@@ -81,9 +81,11 @@ class ReductionsMixin:
         return apply("min", self, axis=None if dim == () else dim, keepdims=_keep(keepdim, keepdims))
 
     # --- products, statistics, truth ------------------------------------------------
-    def prod(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        """Product over one dim, or all; the gradient is right with zeros in the input."""
-        return apply("prod", self, axis=_one_dim("prod", dim, axis), keepdims=_keep(keepdim, keepdims))
+    def prod(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+        """Product over one dim, or all; the gradient is right with zeros in the input.
+        dtype: cast the input to it first (as PyTorch)."""
+        x = self if dtype is None else self.to(dtype)
+        return apply("prod", x, axis=_one_dim("prod", dim, axis), keepdims=_keep(keepdim, keepdims))
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
         """sum((x - mean)^2) / (N - correction) over dim (int, tuple or None: all).
@@ -132,12 +134,15 @@ class ReductionsMixin:
         return out.reshape(*[1 if d in dims else n for d, n in enumerate(self.shape)]) if keepdim else out
 
     # --- cumulative --------------------------------------------------------------------
-    def cumsum(self, dim, *, axis=None):
-        return apply("cumsum", self, axis=_one_dim("cumsum", dim, axis))
+    def cumsum(self, dim, *, dtype=None, axis=None):
+        """Running sum along dim; dtype: cast the input to it first (as PyTorch)."""
+        x = self if dtype is None else self.to(dtype)
+        return apply("cumsum", x, axis=_one_dim("cumsum", dim, axis))
 
-    def cumprod(self, dim, *, axis=None):
+    def cumprod(self, dim, *, dtype=None, axis=None):
         """Running product; the gradient is right with zeros in the input."""
-        return apply("cumprod", self, axis=_one_dim("cumprod", dim, axis))
+        x = self if dtype is None else self.to(dtype)
+        return apply("cumprod", x, axis=_one_dim("cumprod", dim, axis))
 
     def _cumulative_extremum(self, kind, dim):
         indices = apply("argcum" + kind, self, axis=dim)
