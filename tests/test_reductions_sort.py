@@ -236,3 +236,17 @@ def test_function_spellings_call_the_methods():
     assert tg.max(x).item() == 3.0 and tg.topk(x, 2, dim=1).values.tolist() == [[3.0, 2.0]]
     assert tg.cumsum(x, 1).tolist() == [[3.0, 4.0, 6.0]] and tg.all(x).item() is True
     np.testing.assert_allclose(tg.var(x, correction=0).item(), 2 / 3, rtol=1e-6)
+
+
+def test_multi_chunk_scans_and_full_sorts_pass_race_mode(monkeypatch):
+    """The registry's race-mode test runs short rows; here rows of 300 make the scans carry
+    across chunks (the barrier after reading a chunk's total) and the sort run every stage."""
+    device_or_skip("emu")
+    import functools
+    from tinygrad_cu.device import _devices
+    from tinygrad_cu.runtime import emu
+    monkeypatch.setitem(_devices, "emu", GPUDevice("emu", emu, functools.partial(emu.SourceModule, check="race")))
+    a = np.random.default_rng(6).integers(0, 5, size=(3, 300)).astype(np.float32)
+    for fn in [lambda t: t.cumsum(1), lambda t: t.cumprod(1), lambda t: t.cummax(1).indices,
+               lambda t: t.sort(1, descending=True).indices]:
+        np.testing.assert_allclose(fn(tg.tensor(a, device="emu")).numpy(), fn(tg.tensor(a)).numpy(), rtol=2e-4)
