@@ -14,15 +14,16 @@ Ops that return (values, indices) are two ops here: an index op without gradient
 carries their gradient back to the elements they came from (ops/values_at.py).
 """
 from collections import namedtuple
+from types import SimpleNamespace
 
 import numpy as np
 
 from .autograd import apply
 from .op import REGISTRY, normalize_axes
 
-# PyTorch's torch.return_types: named tuples of (values, indices)
-return_types = {name: namedtuple(name, ["values", "indices"])
-                for name in ("max", "min", "sort", "topk", "cummax", "cummin")}
+# PyTorch's torch.return_types (tg.return_types.max, ...): named tuples of (values, indices)
+return_types = SimpleNamespace(**{name: namedtuple(name, ["values", "indices"])
+                                  for name in ("max", "min", "sort", "topk", "cummax", "cummin")})
 
 
 def _one_dim(op, dim, axis):
@@ -59,7 +60,7 @@ class ReductionsMixin:
         values = apply("values_at", self, indices, axis=d, unique=True)
         if not keepdim and self.ndim:
             values, indices = values.squeeze(d), indices.squeeze(d)
-        return return_types[kind](values, indices)
+        return getattr(return_types, kind)(values, indices)
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """x.max(): the largest value. x.max(dim, keepdim=False): (values, indices) of the
@@ -146,7 +147,8 @@ class ReductionsMixin:
 
     def _cumulative_extremum(self, kind, dim):
         indices = apply("argcum" + kind, self, axis=dim)
-        return return_types["cum" + kind](apply("values_at", self, indices, axis=dim, unique=False), indices)
+        values = apply("values_at", self, indices, axis=dim, unique=False)   # indices repeat: adds
+        return getattr(return_types, "cum" + kind)(values, indices)
 
     def cummax(self, dim):
         """(values, indices) of the running maximum; ties and NaN take the later index."""
@@ -160,7 +162,7 @@ class ReductionsMixin:
         """(values, indices) sorted along dim; NaN counts as the largest value. Always
         stable (equal values keep their order), so `stable` changes nothing."""
         indices = apply("argsort", self, axis=dim, descending=bool(descending), stable=bool(stable))
-        return return_types["sort"](apply("values_at", self, indices, axis=dim, unique=True), indices)
+        return return_types.sort(apply("values_at", self, indices, axis=dim, unique=True), indices)
 
     def argsort(self, dim=-1, descending=False, *, stable=False):
         return apply("argsort", self, axis=dim, descending=bool(descending), stable=bool(stable))
@@ -169,4 +171,4 @@ class ReductionsMixin:
         """(values, indices) of the k largest (largest=False: smallest) along dim, in
         sorted order (also when sorted=False, which PyTorch allows)."""
         indices = apply("argtopk", self, k=int(k), axis=dim, largest=bool(largest), sorted=bool(sorted))
-        return return_types["topk"](apply("values_at", self, indices, axis=dim, unique=True), indices)
+        return return_types.topk(apply("values_at", self, indices, axis=dim, unique=True), indices)
