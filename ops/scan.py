@@ -67,7 +67,8 @@ class Cumsum(ScanOp):
         if dx.size:
             outer, R, inner = rows_view(grad.shape, axis)
             grid, block = launch_config(gpu, outer * inner, R)
-            gpu.launch(SOURCE, "cumsum_backward", grid, block, grad, dx, np.int64(outer), np.int64(R), np.int64(inner))
+            gpu.launch(SOURCE, "cumsum_backward", grid, block, grad, dx, np.int64(outer), np.int64(R),
+                       np.int64(inner))
         return (dx,)
 
 

@@ -36,7 +36,8 @@ class ValuesAt(Op):
         if indices.dtype != dtypes.int64:
             raise TypeError(f"values_at: indices must be int64, got {indices.dtype}")
         if len(x.shape) != len(indices.shape):
-            raise ValueError(f"values_at: x {x.shape} and indices {indices.shape} must have the same number of dims")
+            raise ValueError(f"values_at: x {x.shape} and indices {indices.shape} must have the same "
+                             "number of dims")
         a = normalize_axes(self.name, axis, len(x.shape))
         if any(m != n for d, (m, n) in enumerate(zip(x.shape, indices.shape)) if d not in a):
             raise ValueError(f"values_at: x {x.shape} and indices {indices.shape} differ outside axis {axis}")

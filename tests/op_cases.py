@@ -80,9 +80,11 @@ def cases_for(name, rng, dtype=np.float64):
     if name in ("argsort", "argtopk"):   # ties (few distinct values) and NaN; 1100: the long-row path
         ties = rng.integers(0, 4, size=(3, 5)).astype(dtype)
         with_nan = np.where(rng.random((2, 4, 3)) < 0.2, np.nan, v(2, 4, 3))
-        xs = [(v(7,), -1), (ties, 0), (with_nan, 1), (v(), 0), (rng.integers(0, 90, size=(2, 1100)).astype(dtype), -1)]
+        long_rows = rng.integers(0, 90, size=(2, 1100)).astype(dtype)
+        xs = [(v(7,), -1), (ties, 0), (with_nan, 1), (v(), 0), (long_rows, -1)]
         if name == "argsort":
-            return [([x], dict(axis=ax, descending=d, stable=True)) for (x, ax), d in zip(xs, [False, True, True, False, True])]
+            return [([x], dict(axis=ax, descending=d, stable=True))
+                    for (x, ax), d in zip(xs, [False, True, True, False, True])]
         return [([x], dict(k=min(k, x.shape[ax] if x.ndim else 1), axis=ax, largest=lg, sorted=True))
                 for (x, ax), k, lg in zip(xs, [3, 2, 4, 1, 50], [True, False, True, False, True])]
     if name == "values_at":
