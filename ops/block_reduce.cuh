@@ -1,7 +1,7 @@
 // Block-wide reduction shared by ops/reduce.cu and ops/softmax.cu (#include'd).
 //
 // block_reduce(kind, v, buf): every thread of the block brings one float v; thread 0
-// gets their sum / max / min. blockDim.x must be a power of two in [32, 256] and buf
+// gets their sum / max / min / product. blockDim.x must be a power of two in [32, 256] and buf
 // a __shared__ float[blockDim.x].
 //   1. every thread writes its value to buf; __syncthreads() so all are visible;
 //   2. a tree in shared memory halves the active threads each level until 32 remain;
@@ -20,19 +20,22 @@
 #define REDUCE_SUM 0
 #define REDUCE_MAX 1
 #define REDUCE_MIN 2
+#define REDUCE_PROD 3   // prod (ops/reduce.py)
 
-// a (+ | max | min) b. max/min propagate NaN as numpy does: a NaN operand wins.
+// a (+ | max | min | *) b. max/min propagate NaN as numpy does: a NaN operand wins.
 __device__ __forceinline__ float reduce_combine(int kind, float a, float b)
 {
     if (kind == REDUCE_SUM) return a + b;
+    if (kind == REDUCE_PROD) return a * b;
     if (kind == REDUCE_MAX) return (a > b || a != a) ? a : b;
     return (a < b || a != a) ? a : b;
 }
 
-// The value that changes nothing: 0, -inf or +inf (for threads with no element).
+// The value that changes nothing: 0, -inf, +inf or 1 (for threads with no element).
 __device__ __forceinline__ float reduce_identity(int kind)
 {
     if (kind == REDUCE_SUM) return 0.0f;
+    if (kind == REDUCE_PROD) return 1.0f;
     return kind == REDUCE_MAX ? -INFINITY : INFINITY;
 }
 

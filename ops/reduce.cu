@@ -1,4 +1,4 @@
-// Reductions over any set of axes: sum, max, min (forward and backward), argmax, argmin.
+// Reductions over any set of axes: sum, max, min, prod (forward and backward), argmax, argmin.
 //
 // How any axis set becomes simple kernels (done on the host, ops/reduce.py):
 //   size-1 dims are dropped and neighbouring dims of the same kind (reduced / kept) are
@@ -25,6 +25,12 @@
 //
 // `geom` (backward kernels): 2 * ndim int64 on the device; geom[d] is the size of merged
 //   input group d, geom[ndim + d] its stride in the output (0 for a reduced group).
+//
+// prod_backward: one thread per input element of the view (outer, R, inner) (prod reduces
+//   one dim, or all of them as one row), no shared memory, no barriers. d prod / d x_i is
+//   the product of the row's other elements: out / x_i where x_i != 0 (0 when another
+//   element is 0, because then out is 0); where x_i == 0 the thread multiplies the other
+//   R - 1 elements itself, so a row with zeros gets PyTorch's gradient, not 0/0.
 
 // ------------------------------------------------------------ block-wide reduction
 // block_reduce (ops/block_reduce.cuh, shared with softmax.cu) combines one float per
@@ -78,6 +84,35 @@ __global__ void max_forward(const float* x, float* y, long long outer, long long
 __global__ void min_forward(const float* x, float* y, long long outer, long long R, long long inner)
 {
     reduce_rows(REDUCE_MIN, x, y, outer, R, inner, 1.0f);
+}
+
+// y[q] = prod_r x[o, r, i]
+__global__ void prod_forward(const float* x, float* y, long long outer, long long R, long long inner)
+{
+    reduce_rows(REDUCE_PROD, x, y, outer, R, inner, 1.0f);
+}
+
+// dx[o, r, i] = grad[q] * prod_{s != r} x[o, s, i], q = o * inner + i (see the header).
+__global__ void prod_backward(const float* __restrict__ x, const float* __restrict__ out,
+                              const float* __restrict__ grad, float* __restrict__ dx,
+                              long long outer, long long R, long long inner)
+{
+    const long long n = outer * R * inner;
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n;
+         e += (long long)gridDim.x * blockDim.x) {
+        const long long o = e / (R * inner), r = (e / inner) % R, i = e % inner;
+        const long long q = o * inner + i;
+        float others;
+        if (x[e] != 0.0f) {
+            others = out[q] / x[e];
+        } else {                                   // a zero: the product of the rest, directly
+            const float* row = x + o * R * inner + i;
+            others = 1.0f;
+            for (long long s = 0; s < R; ++s)
+                if (s != r) others *= row[s * inner];
+        }
+        dx[e] = grad[q] * others;
+    }
 }
 
 // dx[i] = grad[out(i)]: the gradient of a sum is broadcast back; one thread per input element.

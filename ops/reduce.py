@@ -1,4 +1,4 @@
-"""Reductions over any set of axes: sum, max, min (differentiable), argmax, argmin.
+"""Reductions over any set of axes: sum, max, min, prod (differentiable), argmax, argmin.
 
 `axis` is None (all), an int or a tuple; `keepdims` keeps reduced axes as size 1.
 Tie rule for max/min (as PyTorch's amax/amin): the gradient is split evenly among
@@ -180,6 +180,76 @@ class Min(ExtremumOp):
     name = "min"
     kernels = ("min_forward", "extremum_winners", "extremum_backward")
     pick = staticmethod(np.min)
+
+
+def rows_view(shape, axis):
+    """(outer, R, inner): x as rows x[o, :, i] along one axis (a 0-d x, or axis None, is
+    one row of every element). The view of prod, and of the one-dim ops of scan, sort
+    and values_at."""
+    if axis is None or not shape:
+        return 1, int(np.prod(shape, dtype=np.int64)), 1
+    a = normalize_axes("rows_view", axis, len(shape))[0]
+    return int(np.prod(shape[:a], dtype=np.int64)), shape[a], int(np.prod(shape[a + 1:], dtype=np.int64))
+
+
+@register
+class Prod(ReduceOp):
+    """Product over one axis or all (PyTorch's prod takes one dim). The empty product is 1.
+    Gradient: the product of the other elements of the row, right when the row has
+    zeros (computed without dividing by them), as PyTorch."""
+    name = "prod"
+    saves = ("inputs", "output")
+    kernels = ("prod_forward", "prod_backward")
+    test_attrs = (dict(axis=None, keepdims=False), dict(axis=0, keepdims=True),
+                  dict(axis=-1, keepdims=False))
+
+    def infer(self, x, axis=None, keepdims=False):
+        self.check_float(x)
+        if axis is not None and not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"prod: axis must be None or an int, got {axis!r}")
+        axes = normalize_axes(self.name, axis, len(x.shape))
+        return Meta(reduced_shape(x.shape, axes, keepdims), x.dtype)
+
+    def forward(self, ctx, x, axis=None, keepdims=False):
+        axes = normalize_axes(self.name, axis, x.ndim)
+        return np.asarray(x.prod(axis=axes, keepdims=keepdims), dtype=x.dtype)
+
+    def backward(self, ctx, grad, axis=None, keepdims=False):
+        x = ctx.inputs[0]
+        outer, R, inner = rows_view(x.shape, axis)
+        if x.size == 0:
+            return (np.zeros(x.shape, grad.dtype),)
+        rows = x.reshape(outer, R, inner)
+        ones = np.ones((outer, 1, inner), x.dtype)
+        # product of the elements before and after each one: no division, zeros are fine
+        before = np.concatenate([ones, np.cumprod(rows, axis=1)[:, :-1]], axis=1)
+        after = np.concatenate([np.cumprod(rows[:, ::-1], axis=1)[:, ::-1][:, 1:], ones], axis=1)
+        g = grad.reshape(outer, 1, inner)
+        return ((before * after * g).reshape(x.shape),)
+
+    def gpu_forward(self, gpu, ctx, x, axis=None, keepdims=False):
+        gpu.require_dtype(self.name, x)
+        axes = normalize_axes(self.name, axis, x.ndim)
+        out_shape = reduced_shape(x.shape, axes, keepdims)
+        n_out = int(np.prod(out_shape, dtype=np.int64))
+        if x.size == 0 and n_out:           # rows of no element: the kernel writes 1, the empty product
+            out = gpu.empty(out_shape, x.dtype)
+            grid, block = launch_config(gpu, n_out, 0)
+            gpu.launch(SOURCE, "prod_forward", grid, block, x, out, np.int64(n_out), np.int64(0), np.int64(1))
+            return out
+        return gpu_reduce(gpu, "prod_forward", x, axes, out_shape)
+
+    def gpu_backward(self, gpu, ctx, grad, axis=None, keepdims=False):
+        if not ctx.needs_input_grad[0]:
+            return (None,)
+        x = ctx.inputs[0]
+        dx = gpu.empty(x.shape, grad.dtype)
+        if dx.size:
+            outer, R, inner = rows_view(x.shape, axis)
+            grid, block = gpu.grid_1d(dx.size)
+            gpu.launch(SOURCE, "prod_backward", grid, block, x, ctx.output, grad, dx,
+                       np.int64(outer), np.int64(R), np.int64(inner))
+        return (dx,)
 
 
 class ArgOp(Op):

@@ -10,6 +10,9 @@
 // forward: m = max_c x; s = sum_c exp(x - m); y = exp(x - m) / s or (x - m) - log(s).
 //   Subtracting the row max makes every exponent <= 0, so logits of +-1000 stay finite.
 // backward: softmax dx = y (g - sum_c g y); log_softmax dx = g - exp(y) sum_c g.
+// logsumexp_forward: the same max and sum, y[row] = m + log(s) (m taken as 0 when it is
+//   +-inf, so a row of -inf gives -inf and a +inf gives +inf, not NaN, as PyTorch);
+//   logsumexp_backward: one thread per element, dx = g[row] exp(x - y[row]) = g softmax(x).
 // cross_entropy_forward: the same max and sum, then probs = exp(x - m) / s (saved for the
 //   backward) and loss = m + log(s) - x[label]; the mean / sum over rows is sum_forward of
 //   ops/reduce.cu. It checks the labels on the device (see the kernel's comment). cross_entropy_backward: one thread per logit, (p - onehot) * grad * scale.
@@ -74,6 +77,40 @@ __global__ void softmax_forward(const float* x, float* y, long long outer, long 
 __global__ void log_softmax_forward(const float* x, float* y, long long outer, long long C, long long inner)
 {
     softmax_rows(true, x, y, outer, C, inner);
+}
+
+// y[q] = log sum_c exp(x[o, c, i]) for every row q = o * inner + i, stable (see the header).
+__global__ void logsumexp_forward(const float* __restrict__ x, float* __restrict__ y,
+                                  long long outer, long long C, long long inner)
+{
+    __shared__ float buf[REDUCE_MAX_THREADS];
+    __shared__ float result;
+    for (long long q = blockIdx.x; q < outer * inner; q += gridDim.x) {
+        const long long base = (q / inner) * C * inner + q % inner;
+        float m = -INFINITY;
+        for (long long c = threadIdx.x; c < C; c += blockDim.x)
+            m = reduce_combine(REDUCE_MAX, m, x[base + c * inner]);
+        m = block_allreduce(REDUCE_MAX, m, buf, &result);
+        if (isinf(m)) m = 0.0f;                    // all -inf, or a +inf: exp() gives the limit
+        float s = 0.0f;
+        for (long long c = threadIdx.x; c < C; c += blockDim.x)
+            s += expf(x[base + c * inner] - m);
+        s = block_reduce(REDUCE_SUM, s, buf);
+        if (threadIdx.x == 0) y[q] = m + logf(s);
+    }
+}
+
+// dx[o, c, i] = grad[q] * exp(x[o, c, i] - y[q]): one thread per element of x.
+__global__ void logsumexp_backward(const float* __restrict__ x, const float* __restrict__ y,
+                                   const float* __restrict__ grad, float* __restrict__ dx,
+                                   long long outer, long long C, long long inner)
+{
+    const long long n = outer * C * inner;
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n;
+         e += (long long)gridDim.x * blockDim.x) {
+        const long long q = (e / (C * inner)) * inner + e % inner;
+        dx[e] = grad[q] * expf(x[e] - y[q]);
+    }
 }
 
 // softmax: dx = y (g - sum_c g y); log_softmax (y = log p): dx = g - exp(y) sum_c g.

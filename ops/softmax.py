@@ -1,4 +1,4 @@
-"""Softmax, log-softmax and softmax-cross-entropy, fused and numerically stable.
+"""Softmax, log-softmax, logsumexp and softmax-cross-entropy, fused and numerically stable.
 
 softmax(x)_i = exp(x_i - m) / sum_j exp(x_j - m) with m = max_j x_j: subtracting
 the row maximum changes nothing mathematically and keeps exp() from overflowing
@@ -196,3 +196,56 @@ class CrossEntropy(Op):
             gpu.launch(SOURCE, "cross_entropy_backward", grid, block, probs, labels, grad, dx,
                        np.int64(N), np.int64(C), np.int32(reduction == "none"), np.float32(scale))
         return (dx, None)
+
+
+@register
+class LogSumExp(RowOp):
+    """log(sum(exp(x))) along one axis, stable (the row max is subtracted first; a row
+    of -inf gives -inf). Gradient: grad * softmax(x). Tensor.logsumexp reduces several
+    dims by moving them to the end first (tinygrad_cu/tensor_reductions.py)."""
+    name = "logsumexp"
+    saves = ("inputs", "output")
+    kernels = ("logsumexp_forward", "logsumexp_backward")
+    test_attrs = (dict(axis=-1, keepdims=False), dict(axis=0, keepdims=True), dict(axis=1, keepdims=False))
+
+    def infer(self, x, axis=-1, keepdims=False):
+        super().infer(x, axis)
+        a = normalize_axes(self.name, axis, len(x.shape))[0]
+        return Meta(reduce_ops.reduced_shape(x.shape, (a,), keepdims), x.dtype)
+
+    def forward(self, ctx, x, axis=-1, keepdims=False):
+        m = x.max(axis=axis, keepdims=True, initial=-np.inf)   # initial: rows of no element
+        m = np.where(np.isinf(m), 0, m)
+        with np.errstate(divide="ignore"):          # log(0) = -inf: a row of -inf
+            out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
+        return (out if keepdims else out.squeeze(axis)).astype(x.dtype, copy=False)
+
+    def backward(self, ctx, grad, axis=-1, keepdims=False):
+        x, y = ctx.inputs[0], ctx.output
+        if not keepdims:
+            y, grad = np.expand_dims(y, axis), np.expand_dims(grad, axis)
+        return (grad * np.exp(x - y),)
+
+    def gpu_forward(self, gpu, ctx, x, axis=-1, keepdims=False):
+        gpu.require_dtype(self.name, x)
+        y = gpu.empty(self.infer(Meta(x.shape, x.dtype), axis, keepdims).shape, x.dtype)
+        outer, C, inner = self.rows(x.shape, axis)
+        if y.size == 0:
+            return y
+        if C == 0:                                   # log of an empty sum
+            return gpu.full(y.shape, -np.inf, x.dtype)
+        grid, block = launch_config(gpu, outer * inner, C)
+        gpu.launch(SOURCE, "logsumexp_forward", grid, block, x, y, np.int64(outer), np.int64(C), np.int64(inner))
+        return y
+
+    def gpu_backward(self, gpu, ctx, grad, axis=-1, keepdims=False):
+        if not ctx.needs_input_grad[0]:
+            return (None,)
+        x = ctx.inputs[0]
+        dx = gpu.empty(x.shape, grad.dtype)
+        if dx.size:
+            outer, C, inner = self.rows(x.shape, axis)
+            grid, block = gpu.grid_1d(dx.size)
+            gpu.launch(SOURCE, "logsumexp_backward", grid, block, x, ctx.output, grad, dx,
+                       np.int64(outer), np.int64(C), np.int64(inner))
+        return (dx,)

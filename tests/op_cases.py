@@ -62,6 +62,40 @@ def cases_for(name, rng, dtype=np.float64):
                 ([v(2, 1, 3)], dict(pad_width=((0, 0), (2, 2), (1, 0)), value=-1.5))]
     if name == "cast":
         return [([v(3, 4)], dict(dtype=np.dtype(dtype)))]
+    if name in ("any", "all"):      # zeros where they decide the answer; float, int and bool inputs
+        sparse = v(3, 4, 5) * (rng.random((3, 4, 5)) < 0.3)
+        dense = v(2, 33) * (rng.random((2, 33)) < 0.97)
+        flags = rng.random((4, 1, 6)) < 0.5
+        counts = rng.integers(0, 2, size=(5, 3)).astype(np.int64)
+        return [([x], a) for x in (sparse, dense, flags, counts) for a in _attrs(op)] + \
+            [([np.zeros((0, 3), dtype)], dict(axis=0, keepdims=False)), ([v()], dict(axis=None, keepdims=False))]
+    if name in ("cumsum", "cumprod", "argcummax", "argcummin"):
+        shapes = [((7,), -1), ((3, 5), 0), ((2, 4, 3), 1), ((), 0), ((2, 300), -1)]   # 300: several chunks
+        if name == "cumprod":            # zeros in the rows (the gradient's hard case), short rows
+            with_zeros = v(4, 6) * (rng.random((4, 6)) < 0.7)
+            return [([v(*sh)], dict(axis=ax)) for sh, ax in shapes[:4]] + [([with_zeros], dict(axis=-1))]
+        if name.startswith("arg"):       # few distinct values: ties, where the index rule matters
+            return [([rng.integers(0, 3, size=sh).astype(dtype)], dict(axis=ax)) for sh, ax in shapes]
+        return [([v(*sh)], dict(axis=ax)) for sh, ax in shapes]
+    if name in ("argsort", "argtopk"):   # ties (few distinct values) and NaN; 1100: the long-row path
+        ties = rng.integers(0, 4, size=(3, 5)).astype(dtype)
+        with_nan = np.where(rng.random((2, 4, 3)) < 0.2, np.nan, v(2, 4, 3))
+        long_rows = rng.integers(0, 90, size=(2, 1100)).astype(dtype)
+        xs = [(v(7,), -1), (ties, 0), (with_nan, 1), (v(), 0), (long_rows, -1)]
+        if name == "argsort":
+            return [([x], dict(axis=ax, descending=d, stable=True))
+                    for (x, ax), d in zip(xs, [False, True, True, False, True])]
+        return [([x], dict(k=min(k, x.shape[ax] if x.ndim else 1), axis=ax, largest=lg, sorted=True))
+                for (x, ax), k, lg in zip(xs, [3, 2, 4, 1, 50], [True, False, True, False, True])]
+    if name == "values_at":
+        rows = np.argsort(rng.random((3, 5)), axis=-1)[:, :2]           # distinct per row
+        return [([v(3, 5), rows], dict(axis=-1, unique=True)),
+                ([v(4, 3, 2), rng.integers(0, 3, size=(4, 5, 2))], dict(axis=1, unique=False)),
+                ([v(2, 6), rng.integers(0, 2, size=(3, 6))], dict(axis=0, unique=False)),
+                ([v(), np.zeros((), np.int64)], dict(axis=0, unique=True))]
+    if name == "logsumexp":
+        return [([v(*s)], dict(axis=ax, keepdims=kd)) for s, ax, kd in
+                [((4, 7), -1, False), ((4, 7), 0, True), ((2, 3, 5), 1, False), ((1,), 0, False)]]
     if name in ("softmax", "log_softmax"):
         return [([v(*s)], dict(axis=ax)) for s, ax in [((4, 7), -1), ((4, 7), 0), ((2, 3, 5), 1), ((1,), 0)]]
     if name == "cross_entropy":

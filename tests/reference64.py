@@ -44,7 +44,7 @@ def clip(x, min=None, max=None):
 
 
 def reduce(name, x, axis=None, keepdims=False):
-    fn = {"sum": np.sum, "max": np.max, "min": np.min}[name]
+    fn = {"sum": np.sum, "max": np.max, "min": np.min, "prod": np.prod}[name]
     return fn(x, axis=_axes(axis, x.ndim), keepdims=keepdims)
 
 
@@ -54,6 +54,43 @@ def arg(name, x, axis=None, keepdims=False):
         out = np.asarray(fn(x.ravel()))
         return out.reshape((1,) * x.ndim) if keepdims else out
     return fn(x, axis=axis, keepdims=keepdims)
+
+
+def scan(name, x, axis):
+    """Running sum / product / index of the max or min, one row at a time in Python."""
+    shape = x.shape
+    rows = np.moveaxis(x.reshape(1) if x.ndim == 0 else x, axis, -1)
+    out = np.zeros(rows.shape, np.int64 if name.startswith("arg") else np.float64)
+    for pos in itertools.product(*(range(n) for n in rows.shape[:-1])):
+        acc, best = None, None
+        for r, e in enumerate(rows[pos]):
+            if name == "cumsum":
+                acc = e if acc is None else acc + e
+            elif name == "cumprod":
+                acc = e if acc is None else acc * e
+            else:                            # ties and NaN: the later index wins (PyTorch)
+                later = best is None or np.isnan(e) or (not np.isnan(best[0]) and
+                                                        (e >= best[0] if name == "argcummax" else e <= best[0]))
+                if later:
+                    best = (e, r)
+                acc = best[1]
+            out[pos + (r,)] = acc
+    return np.moveaxis(out, -1, axis if x.ndim else 0).reshape(shape)
+
+
+def sort_order(x, axis, descending):
+    """Python's stable sorted() on each row: NaN the largest value, ties by position."""
+    shape = x.shape
+    rows = np.moveaxis(x.reshape(1) if x.ndim == 0 else x, axis, -1)
+    out = np.zeros(rows.shape, np.int64)
+    for pos in itertools.product(*(range(n) for n in rows.shape[:-1])):
+        row = list(rows[pos])
+        if descending:
+            key = lambda r: (0 if np.isnan(row[r]) else 1, 0.0 if np.isnan(row[r]) else -row[r])
+        else:
+            key = lambda r: (1 if np.isnan(row[r]) else 0, 0.0 if np.isnan(row[r]) else row[r])
+        out[pos] = sorted(range(len(row)), key=key)
+    return np.moveaxis(out, -1, axis if x.ndim else 0).reshape(shape)
 
 
 def matmul(a, b):
@@ -118,8 +155,44 @@ def forward(name, arrays, attrs):
         return BINARY[name](*arrays)
     if name == "clip":
         return clip(arrays[0], **attrs)
-    if name in ("sum", "max", "min"):
+    if name in ("sum", "max", "min", "prod"):
         return reduce(name, arrays[0], **attrs)
+    if name in ("any", "all"):               # nonzero-ness, reduced by Python's any/all per output
+        x, axes = arrays[0], _axes(attrs["axis"], arrays[0].ndim)
+        kept = [d for d in range(x.ndim) if d not in axes]
+        moved = np.transpose(x, kept + list(axes)).reshape([x.shape[d] for d in kept] + [-1])
+        fn = any if name == "any" else all
+        out = np.array([fn(bool(e != 0) for e in row) for row in
+                        moved.reshape(int(np.prod(moved.shape[:-1])), moved.shape[-1])],
+                       dtype=bool).reshape(moved.shape[:-1])
+        if attrs["keepdims"]:
+            out = out.reshape([1 if d in axes else x.shape[d] for d in range(x.ndim)])
+        return out
+    if name in ("cumsum", "cumprod", "argcummax", "argcummin"):
+        return scan(name, arrays[0], attrs["axis"])
+    if name in ("argsort", "argtopk"):
+        descending = attrs.get("descending", attrs.get("largest"))
+        order = sort_order(arrays[0], attrs["axis"], descending)
+        if name == "argtopk":
+            axis = attrs["axis"] % max(arrays[0].ndim, 1)
+            order = np.take(order, range(attrs["k"]), axis=axis) if arrays[0].ndim else order
+        return order
+    if name == "values_at":                  # out[..., j, ...] = x[..., idx[..., j, ...], ...]
+        x, idx = arrays
+        if x.ndim == 0:
+            return x.copy()
+        axis = attrs["axis"] % x.ndim
+        out = np.zeros(idx.shape)
+        for pos in itertools.product(*(range(n) for n in idx.shape)):
+            src = list(pos)
+            src[axis] = idx[pos]
+            out[pos] = x[tuple(src)]
+        return out
+    if name == "logsumexp":                  # plain: the row max taken out by hand
+        x, axis = arrays[0], attrs["axis"]
+        m = np.max(x, axis=axis, keepdims=True)
+        out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+        return out if attrs["keepdims"] else np.squeeze(out, axis=axis)
     if name in ("argmax", "argmin"):
         return arg(name, arrays[0], **attrs)
     if name == "matmul":

@@ -71,7 +71,8 @@ def test_reductions_with_torch_and_numpy_spellings():
     np.testing.assert_allclose(t.sum(dim=1, keepdim=True).numpy(), a.sum(1, keepdims=True))
     np.testing.assert_allclose(t.mean(axis=(0, 2)).numpy(), a.mean((0, 2)))
     np.testing.assert_allclose(t.max().numpy(), 23.0)
-    np.testing.assert_allclose(t.min(axis=-1).numpy(), a.min(-1))
+    np.testing.assert_allclose(t.amin(dim=-1).numpy(), a.min(-1))
+    np.testing.assert_allclose(t.min(dim=-1).values.numpy(), a.min(-1))
     assert t.argmax().item() == 23 and t.argmin(dim=2).tolist() == a.argmin(2).tolist()
 
 

@@ -28,6 +28,9 @@ from .computation_graph import draw_graph, graph
 from .op import REGISTRY
 from .serialization import load, save
 from .tensor import Tensor, cat, stack
+from .reduction_functions import FUNCTIONS as _reduction_functions   # tg.sort, tg.max, tg.topk, ...
+globals().update(_reduction_functions)
+from .tensor_reductions import return_types  # noqa: E402  (tg.return_types.max, .sort, ...)
 
 __version__ = "0.1.0"
 

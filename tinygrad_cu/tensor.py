@@ -12,6 +12,7 @@ from .autograd import apply, run
 from .device import get_device
 from .device.recording import state as recording
 from .op import REGISTRY
+from .tensor_reductions import ReductionsMixin
 
 
 def _axis_args(op, axis, dim, keepdims, keepdim):
@@ -25,7 +26,7 @@ def _axis_args(op, axis, dim, keepdims, keepdim):
     return axis, bool(keepdims)
 
 
-class Tensor:
+class Tensor(ReductionsMixin):
     """`Tensor(data, requires_grad=False, device=None, dtype=None)`: data is copied.
 
     Floats become float32 unless dtype says otherwise (also numpy float64 arrays, as in
@@ -287,15 +288,8 @@ class Tensor:
         count = self.numel() // max(out.numel(), 1) if self.numel() else 0
         return out * (1.0 / count if count else float("nan"))
 
-    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """Largest values along `axis`. With ties, the gradient is split evenly among
-        the tied elements (as PyTorch's amax)."""
-        axis, keepdims = _axis_args("max", axis, dim, keepdims, keepdim)
-        return apply("max", self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        axis, keepdims = _axis_args("min", axis, dim, keepdims, keepdim)
-        return apply("min", self, axis=axis, keepdims=keepdims)
+    # max/min (PyTorch's: (values, indices) with a dim), amax/amin, prod, var/std, any/all,
+    # logsumexp, cumulative ops and sorting: ReductionsMixin, tinygrad_cu/tensor_reductions.py
 
     def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Index of the first largest value (of the flattened tensor if axis is None)."""
