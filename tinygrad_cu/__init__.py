@@ -28,6 +28,8 @@ from .computation_graph import draw_graph, graph
 from .op import REGISTRY
 from .serialization import load, save
 from .tensor import Tensor, cat, stack
+from .tensor_movement import (chunk, einsum, flip, gather, index_select, narrow, repeat_interleave,  # noqa: F401
+                              roll, scatter, scatter_add, scatter_reduce, split, take_along_dim, tile, tril, triu)
 
 __version__ = "0.1.0"
 
