@@ -14,7 +14,10 @@ d != dim; src elements outside index's shape are not used.
                   include_self) and the src values sent to p; elements no index reaches
                   keep x. Gradients as PyTorch's: mean divides by the count, amax/amin
                   split evenly among the values equal to the result, prod multiplies the
-                  other values (exact with zeros: no division by a zero value).
+                  other values (exact with zeros: no division by a zero value). On the
+                  GPU the backward first counts, per element of x, the values combined
+                  into it, the ties and zeros among them and the product of the non-zero
+                  ones (a temporary of 4 x.size floats; not needed for 'sum' with self).
 
 Index values are checked as in ops/gather.py (cpu here, emu/cuda on the device).
 scatter moves any dtype; scatter_add and scatter_reduce are float32 on emu/cuda.
@@ -187,7 +190,8 @@ class ScatterReduce(ScatterOp):
     name = "scatter_reduce"
     saves = ("inputs", "output")
     kernels = ("scatter_reduce_reset", "scatter_reduce_forward", "scatter_mean_finish", "scatter_stats_init",
-               "scatter_reduce_stats", "scatter_reduce_self_backward", "scatter_reduce_src_backward")
+               "scatter_reduce_stats", "scatter_reduce_self_backward", "scatter_reduce_src_backward",
+               "scatter_src_backward")
 
     def infer(self, x, index, src, dim, reduce, include_self=True):
         if reduce not in REDUCTIONS:
@@ -265,6 +269,9 @@ class ScatterReduce(ScatterOp):
         return out
 
     def gpu_backward(self, gpu, ctx, grad, dim, reduce, include_self=True):
+        if reduce == "sum" and include_self:             # scatter_add's gradients: no statistics needed
+            return (grad if ctx.needs_input_grad[0] else None, None,
+                    self.src_gradient(gpu, ctx, grad, dim) if ctx.needs_input_grad[2] else None)
         x, index, src = ctx.inputs
         out, kind = ctx.output, np.int32(REDUCTIONS.index(reduce))
         stats = gpu.empty((4,) + kernel_shape(x.shape), np.float32)    # count, ties, zeros, product
