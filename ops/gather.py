@@ -12,82 +12,18 @@ the kernels, which report the first bad index through the device's error record,
 at the next synchronisation (.numpy(), .item()) as ops/softmax.py does for bad labels:
 copying the index to the host would make the host wait for the device every step.
 Out-of-range errors are PyTorch's types: RuntimeError (gather, one_hot), IndexError
-(index_select). The helpers here (dims, geometry, checks) are shared with ops/scatter.py.
+(index_select). Shared helpers (dims, geometry, checks): ops/index_tensor.py.
 """
 import numpy as np
 
 from tinygrad_cu import dtypes
-from tinygrad_cu.op import Meta, Op, contiguous_strides, register
+from tinygrad_cu.op import Meta, Op, register
 
-from .movement import GPU_DTYPES
+from .index_tensor import (along_dim, check_countable, check_dim, check_gpu_dtype, check_index_dtype,
+                           check_index_values, detail_word, kernel_shape, launch_config, out_of_bounds,
+                           record_details, walk_geometry)
 
 SOURCE = "gather.cu"
-MAX_CHECKED = 2**31 - 1      # the error record ranks elements in 32 bits (index_tensor.cuh)
-
-
-# --- checks shared by every op that takes an index tensor --------------------------------
-def check_dim(op, dim, ndim):
-    """dim in [-ndim, ndim) (a 0-d tensor has dims 0 and -1, as in PyTorch) -> non-negative."""
-    if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"{op}: dim must be an int, got {dim!r}")
-    n = max(ndim, 1)
-    if not -n <= dim < n:
-        raise IndexError(f"{op}: dim {dim} is out of range for a tensor of {ndim} dims "
-                         f"(expected to be in [{-n}, {n - 1}])")
-    return int(dim) % n
-
-
-def check_index_dtype(op, index, what="index"):
-    if index.dtype != dtypes.int64:
-        raise TypeError(f"{op}: {what} must be an int64 tensor, got dtype {index.dtype}")
-
-
-def check_gpu_dtype(op, gpu, dtype):
-    if np.dtype(dtype) not in GPU_DTYPES:
-        raise TypeError(f"{op}: dtype {np.dtype(dtype)} is not supported on device {gpu.name}")
-
-
-def kernel_shape(shape):
-    """The kernels walk at least one dim: a 0-d tensor is seen as shape (1,)."""
-    return tuple(shape) if len(shape) else (1,)
-
-
-def along_dim(index, dim):
-    """numpy coordinates of every element c of `index` with c_dim replaced by index[c]:
-    x[along_dim(index, dim)] is torch.gather (index 0-d: seen as shape (1,))."""
-    index = index.reshape(kernel_shape(index.shape))
-    coords = list(np.indices(index.shape, sparse=True))
-    coords[dim] = index
-    return tuple(coords)
-
-
-def detail_word(dim, size):
-    """Word 3 of an index error record: the dim (top 8 bits) and its size."""
-    return np.uint64((int(dim) << 56) | int(size))
-
-
-def record_details(details):
-    """(bad value, dim, size) from the record's words 1..3 (see index_tensor.cuh)."""
-    high, low, detail = details
-    value = np.array([(high & 0xFFFFFFFF) << 32 | (low & 0xFFFFFFFF)], np.uint64).view(np.int64)[0]
-    return int(value), detail >> 56, detail & ((1 << 56) - 1)
-
-
-def out_of_bounds(op, value, dim, size):
-    """torch.gather's and torch.scatter's error for an index outside [0, size)."""
-    return RuntimeError(f"{op}: index {value} is out of bounds for dimension {dim} with size {size}")
-
-
-def check_index_values(op, index, dim, size, error=out_of_bounds):
-    """cpu: every index in [0, size), else `error` naming the first bad one."""
-    bad = (index < 0) | (index >= size)
-    if bad.any():
-        raise error(op, int(index[bad][0]), dim, size)
-
-
-def check_countable(op, gpu, n):
-    if n > MAX_CHECKED:
-        raise ValueError(f"{op}: device {gpu.name} checks at most {MAX_CHECKED} indices per call, got {n}")
 
 
 def gather_error(details):
@@ -109,17 +45,6 @@ def one_hot_error_for(op, value, dim, size):
 
 def one_hot_error(details):
     return one_hot_error_for("one_hot", *record_details(details))
-
-
-def launch_config(gpu, n):
-    """One thread per element walked, grid-stride, 256 threads a block, no shared memory."""
-    return gpu.grid_1d(n, block=256)
-
-
-def walk_geometry(gpu, walked, strided):
-    """geom of the kernels: [walked shape, strides of the contiguous `strided` shape]."""
-    walked, strided = kernel_shape(walked), kernel_shape(strided)
-    return gpu.table(np.array(list(walked) + list(contiguous_strides(strided)), np.int64)), np.int32(len(walked))
 
 
 class IndexOp(Op):

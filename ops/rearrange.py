@@ -16,7 +16,7 @@ import numpy as np
 
 from tinygrad_cu.op import Meta, Op, register
 
-from .gather import check_dim, check_gpu_dtype, kernel_shape, launch_config
+from .index_tensor import check_dim, check_gpu_dtype, kernel_shape, launch_config
 
 SOURCE = "rearrange.cu"
 

@@ -27,8 +27,8 @@ import numpy as np
 from tinygrad_cu import dtypes
 from tinygrad_cu.op import Meta, Op, contiguous_strides, register
 
-from .gather import (check_countable, check_dim, check_gpu_dtype, check_index_dtype, check_index_values,
-                     detail_word, kernel_shape, launch_config, out_of_bounds, record_details)
+from .index_tensor import (check_countable, check_dim, check_gpu_dtype, check_index_dtype, check_index_values,
+                           detail_word, kernel_shape, launch_config, out_of_bounds, record_details)
 
 SOURCE = "scatter.cu"
 REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")     # codes: KIND_* in ops/scatter.cu
