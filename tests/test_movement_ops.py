@@ -126,6 +126,14 @@ def test_einsum_gradients_match_finite_differences(equation, shapes, rng):
     assert tg.gradcheck(lambda *ts: tg.einsum(equation, *ts), *tensors)
 
 
+def test_einsum_takes_a_list_and_sublists(rng):
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((3, 4))
+    ta, tb = tg.Tensor(a, dtype=tg.float64), tg.Tensor(b, dtype=tg.float64)
+    np.testing.assert_allclose(tg.einsum("ij,jk->ki", [ta, tb]).numpy(), (a @ b).T, rtol=1e-12)
+    np.testing.assert_allclose(tg.einsum(ta, [0, 1], tb, [1, 27], [27, 0]).numpy(), (a @ b).T, rtol=1e-12)
+    np.testing.assert_allclose(tg.einsum(ta, [Ellipsis, 5], [5]).numpy(), a.sum(axis=0), rtol=1e-12)
+
+
 def test_einsum_on_emu_matches_cpu(rng):
     device_or_skip("emu")
     a, b = rng.standard_normal((2, 3, 3)).astype(np.float32), rng.standard_normal((2, 3, 4)).astype(np.float32)
@@ -168,6 +176,18 @@ def test_scatter_takes_src_or_a_value_and_reduce(device):
     np.testing.assert_array_equal(x.index_select(1, tg.tensor([1], dtype=tg.int32, device=d)).numpy(), [[0], [0]])
     np.testing.assert_array_equal(tg.flip(src, [0]).numpy(), [[2], [1]])
     np.testing.assert_array_equal(src.roll(1).numpy(), [[2], [1]])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_keyword_spellings_of_pytorch(device):
+    d = on(device)
+    x = tg.tensor([[1.0, 2.0, 3.0]], device=d)
+    np.testing.assert_array_equal(tg.flip(x, dims=[1]).numpy(), [[3, 2, 1]])
+    np.testing.assert_array_equal(x.tile(dims=(2, 1)).numpy(), [[1, 2, 3], [1, 2, 3]])
+    assert [t.shape for t in x.split(split_size=2, dim=1)] == [(1, 2), (1, 1)]
+    np.testing.assert_array_equal(tg.gather(x, 1, tg.tensor([[2]], device=d), sparse_grad=False).numpy(), [[3]])
+    np.testing.assert_array_equal(x.roll(shifts=1, dims=1).numpy(), [[3, 1, 2]])
+    np.testing.assert_array_equal(x.narrow(dim=1, start=1, length=1).numpy(), [[2]])
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -148,9 +148,31 @@ def _contract(a, la, b, lb, later, sizes):
     return (a3 @ b3).reshape(*[sizes[l] for l in labels]), labels
 
 
+def _subscript(n):
+    """A sublist entry as a letter, as torch.einsum maps them: 0..25 -> A..Z, 26..51 -> a..z."""
+    if n is Ellipsis:
+        return "..."
+    if isinstance(n, (int, np.integer)) and 0 <= n < 52:
+        return chr(ord("A") + n) if n < 26 else chr(ord("a") + n - 26)
+    raise ValueError(f"einsum: a sublist entry must be an int in [0, 52) or Ellipsis, got {n!r}")
+
+
+def _from_sublists(args):
+    """einsum(x, [0, 1], y, [1, 2], [0, 2]) -> ("AB,BC->AC", (x, y))."""
+    output = None
+    if len(args) % 2:
+        args, output = args[:-1], args[-1]
+    terms = ["".join(_subscript(n) for n in sub) for sub in args[1::2]]
+    equation = ",".join(terms) + ("" if output is None else "->" + "".join(_subscript(n) for n in output))
+    return equation, tuple(args[0::2])
+
+
 def einsum(equation, *operands):
-    """torch.einsum(equation, *operands) (operands may also be one list)."""
+    """torch.einsum(equation, *operands): operands may also be one list, and the equation
+    may be given as sublists, einsum(x, [0, 1], y, [1, 2], [0, 2])."""
     from .tensor import Tensor
+    if isinstance(equation, Tensor):
+        equation, operands = _from_sublists((equation,) + operands)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not operands or not all(isinstance(t, Tensor) for t in operands):

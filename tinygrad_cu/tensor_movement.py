@@ -47,8 +47,9 @@ class MovementMethods:
     __slots__ = ()
 
     # --- registered ops ----------------------------------------------------------------
-    def flip(self, *dims):
-        return apply("flip", self, dims=_ints(dims, "dims", "flip"))
+    def flip(self, *dims_args, dims=None):
+        """x.flip(0, 1), x.flip([0, 1]) or x.flip(dims=[0, 1])."""
+        return apply("flip", self, dims=_ints(dims_args if dims is None else (dims,), "dims", "flip"))
 
     def roll(self, shifts, dims=None):
         shifts = _ints((shifts,), "shifts", "roll")
@@ -64,7 +65,9 @@ class MovementMethods:
     def triu(self, diagonal=0):
         return apply("triu", self, diagonal=diagonal)
 
-    def gather(self, dim, index):
+    def gather(self, dim, index, *, sparse_grad=False):
+        if sparse_grad:
+            raise ValueError("gather: sparse_grad=True is not supported (there are no sparse tensors)")
         return apply("gather", self, as_index(index, self.device, "gather"), dim=dim)
 
     def index_select(self, dim, index):
@@ -116,8 +119,13 @@ class MovementMethods:
                              f"of shape {self.shape}")
         return self[(slice(None),) * d + (slice(start, start + length),)]
 
-    def split(self, split_size_or_sections, dim=0):
-        """Pieces of split_size along dim (the last smaller), or of the given sizes."""
+    def split(self, split_size_or_sections=None, dim=0, *, split_size=None):
+        """Pieces of split_size along dim (the last smaller), or of the given sizes
+        (Tensor.split's keyword is split_size, torch.split's split_size_or_sections)."""
+        if (split_size_or_sections is None) == (split_size is None):
+            raise TypeError("split: pass split_size_or_sections (or split_size), once")
+        if split_size is not None:
+            split_size_or_sections = split_size
         d = self._dim(dim, "split")
         if self.ndim == 0:
             raise ValueError("split: a 0-d tensor cannot be split")
@@ -148,8 +156,8 @@ class MovementMethods:
         return self.split(-(-n // int(chunks)), d)
 
     # --- composites of registered ops ----------------------------------------------------
-    def tile(self, *dims):
-        dims = _ints(dims, "dims", "tile")
+    def tile(self, *dims_args, dims=None):
+        dims = _ints(dims_args if dims is None else (dims,), "dims", "tile")
         return self.repeat(*((1,) * (self.ndim - len(dims)) + dims))
 
     def take_along_dim(self, indices, dim=None):
