@@ -300,3 +300,31 @@ def test_scatter_reduce_gradients_at_zeros_and_ties(device):
     np.testing.assert_array_equal(out.numpy(), [3, 7])
     np.testing.assert_array_equal(x.grad.numpy(), [0, 1])
     np.testing.assert_array_equal(src.grad.numpy(), [0.5, 0.5])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_step_with_index_ops_replays_under_jit(device):
+    """An embedding lookup, a scatter_add and a flip/roll in a captured training step: the
+    replays (new indices each step) match the eager steps."""
+    d = on(device)
+
+    def train(capture):
+        rng = np.random.default_rng(0)
+        w = leaf(rng.standard_normal((10, 4)), d)
+        opt = tg.optim.SGD([w], lr=0.1)
+
+        def step(idx, y):
+            opt.zero_grad()
+            rows = w.index_select(0, idx)
+            spread = tg.zeros(10, 4, device=d).scatter_add(0, idx.reshape(-1, 1).expand(5, 4), rows * y)
+            loss = (spread * spread).sum() + rows.flip(1).roll(1, 0)[0].sum()
+            loss.backward()
+            opt.step()
+            return loss
+        run = tg.jit(step) if capture else step
+        losses = [run(tg.tensor(rng.integers(0, 10, 5), device=d),
+                      tg.Tensor(rng.standard_normal((5, 4)).astype(np.float32), device=d)).item() for _ in range(4)]
+        return losses, w.numpy()
+    (eager, w_eager), (replayed, w_replayed) = train(False), train(True)
+    np.testing.assert_allclose(replayed, eager, rtol=1e-5)
+    np.testing.assert_allclose(w_replayed, w_eager, rtol=1e-5, atol=1e-6)
