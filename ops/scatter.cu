@@ -85,21 +85,26 @@ __global__ void scatter_forward(const void* src, void* out, const long long* ind
     }
 }
 
-// scatter_add: out[p(c)] += src[c], atomic (indices may repeat)
-__global__ void scatter_add_forward(const float* src, float* out, const long long* index, const long long* geom,
-                                    int ndim, int dim, long long n, long long size,
-                                    unsigned long long* error_record, unsigned long long error_code,
-                                    unsigned long long detail)
-{
-    GRID_LOOP(i, n) {
-        long long s;
-        const long long p = target_of(i, index, geom, ndim, dim, size, &s);
-        if (p < 0)
-            report_bad_index(error_record, error_code, i, n, index[i], detail);
-        else
-            atomicAdd(&out[p], src[s]);
+// scatter_add: out[p(c)] += src[c], atomic (indices may repeat). One kernel per dtype:
+// float32, int32, and int64, whose atomicAdd is the unsigned 64-bit one (two's complement
+// addition wraps identically for signed and unsigned, so the bits are the same).
+#define SCATTER_ADD(name, T, ATOMIC_T)                                                                   \
+    __global__ void name(const T* src, T* out, const long long* index, const long long* geom, int ndim,  \
+                         int dim, long long n, long long size, unsigned long long* error_record,         \
+                         unsigned long long error_code, unsigned long long detail)                       \
+    {                                                                                                    \
+        GRID_LOOP(i, n) {                                                                                \
+            long long s;                                                                                 \
+            const long long p = target_of(i, index, geom, ndim, dim, size, &s);                          \
+            if (p < 0)                                                                                   \
+                report_bad_index(error_record, error_code, i, n, index[i], detail);                      \
+            else                                                                                         \
+                atomicAdd(reinterpret_cast<ATOMIC_T*>(&out[p]), static_cast<ATOMIC_T>(src[s]));          \
+        }                                                                                                \
     }
-}
+SCATTER_ADD(scatter_add_forward, float, float)
+SCATTER_ADD(scatter_add_i32_forward, int, int)
+SCATTER_ADD(scatter_add_i64_forward, long long, unsigned long long)
 
 // scatter_reduce with include_self=False, before the combine: every target gets the
 // reduction's identity. Threads hitting one target write the same value: no race.

@@ -20,7 +20,8 @@ d != dim; src elements outside index's shape are not used.
                   ones (a temporary of 4 x.size floats; not needed for 'sum' with self).
 
 Index values are checked as in ops/gather.py (cpu here, emu/cuda on the device).
-scatter moves any dtype; scatter_add and scatter_reduce are float32 on emu/cuda.
+scatter moves any dtype; on emu/cuda scatter_add adds float32, int32 and int64, and
+scatter_reduce is float32.
 """
 import numpy as np
 
@@ -156,7 +157,9 @@ class Scatter(ScatterOp):
 @register
 class ScatterAdd(ScatterOp):
     name = "scatter_add"
-    kernels = ("scatter_add_forward", "scatter_src_backward")
+    kernels = ("scatter_add_forward", "scatter_add_i32_forward", "scatter_add_i64_forward", "scatter_src_backward")
+    gpu_kernels = {dtypes.float32: "scatter_add_forward", dtypes.int32: "scatter_add_i32_forward",
+                   dtypes.int64: "scatter_add_i64_forward"}
 
     def forward(self, ctx, x, index, src, dim):
         where, values = self.reference_parts(x, index, src, dim)
@@ -171,13 +174,15 @@ class ScatterAdd(ScatterOp):
                 src_grad(src.shape, index.shape, grad.reshape(-1)[where]) if ctx.needs_input_grad[2] else None)
 
     def gpu_forward(self, gpu, ctx, x, index, src, dim):
-        gpu.require_dtype(self.name, x, src)
+        kernel = self.gpu_kernels.get(x.dtype)
+        if kernel is None:
+            raise TypeError(f"scatter_add: device {gpu.name} adds float32, int32 or int64, got dtype {x.dtype}")
         out = gpu.copy(x)
         if index.size:
             check_countable(self.name, gpu, index.size)
             geom, detail = self.geometry(gpu, x.shape, index.shape, src.shape, dim)
             record, code = gpu.error_record(scatter_error)
-            self.launch_walk(gpu, "scatter_add_forward", index.size, src, out, index, *geom, record, code, detail)
+            self.launch_walk(gpu, kernel, index.size, src, out, index, *geom, record, code, detail)
         return out
 
     def gpu_backward(self, gpu, ctx, grad, dim):

@@ -191,6 +191,22 @@ def test_keyword_spellings_of_pytorch(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [tg.int64, tg.int32])
+def test_scatter_add_counts_in_integers(device, dtype):
+    """A histogram: 1s added into integer zeros, with indices that collide (atomics)."""
+    d = on(device)
+    labels = np.array([3, 0, 3, 3, 1, 0, 3])
+    ones = tg.Tensor(np.ones(7), dtype=dtype, device=d)
+    counts = tg.Tensor(np.zeros(5), dtype=dtype, device=d).scatter_add(0, tg.tensor(labels, device=d), ones)
+    assert counts.dtype == dtype
+    np.testing.assert_array_equal(counts.numpy(), [2, 1, 0, 4, 0])
+    big = tg.Tensor(np.array([2**40 if dtype == tg.int64 else 2**20]), dtype=dtype, device=d)
+    np.testing.assert_array_equal(big.scatter_add(0, tg.tensor([0, 0], device=d),
+                                                  tg.Tensor(np.array([-3, 1]), dtype=dtype, device=d)).numpy(),
+                                  [int(big.numpy()[0]) - 2])
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_one_hot_is_int64_and_can_infer_the_classes(device):
     d = on(device)
     out = F.one_hot(tg.tensor([0, 2], device=d))
