@@ -9,6 +9,8 @@ import numpy as np
 
 from tinygrad_cu.op import REGISTRY
 
+from op_cases_movement import movement_cases
+
 UNARY_SHAPES = [(), (1,), (7,), (3, 5), (2, 1, 33)]
 BINARY_SHAPES = [((3, 5), (3, 5)), ((3, 1), (1, 5)), ((), (2, 3)), ((7,), (2, 3, 7)), ((2, 1, 4), (3, 1))]
 
@@ -113,4 +115,6 @@ def cases_for(name, rng, dtype=np.float64):
                 ([v(2, 1, 5, 4, 6), v(2, 1, 2, 3, 3), v(2)], dict(stride=1, padding=(1, 0, 1)))]  # 3-D
     if name in ("max_pool2d", "avg_pool2d"):
         return [([v(2, 3, 8, 9)], a) for a in _attrs(op)]
+    if family in ("gather", "scatter", "rearrange"):      # issue 11: tests/op_cases_movement.py
+        return movement_cases(name, v, rng)
     return None

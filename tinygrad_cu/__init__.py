@@ -31,6 +31,8 @@ from .tensor import Tensor, cat, stack
 from .reduction_functions import FUNCTIONS as _reduction_functions   # tg.sort, tg.max, tg.topk, ...
 globals().update(_reduction_functions)
 from .tensor_reductions import return_types  # noqa: E402  (tg.return_types.max, .sort, ...)
+from .tensor_movement import (chunk, einsum, flip, gather, index_select, narrow, repeat_interleave,  # noqa: F401
+                              roll, scatter, scatter_add, scatter_reduce, split, take_along_dim, tile, tril, triu)
 
 __version__ = "0.1.0"
 

@@ -13,6 +13,7 @@ from .device import get_device
 from .device.recording import state as recording
 from .op import REGISTRY
 from .tensor_reductions import ReductionsMixin
+from .tensor_movement import MovementMethods
 
 
 def _axis_args(op, axis, dim, keepdims, keepdim):
@@ -26,7 +27,7 @@ def _axis_args(op, axis, dim, keepdims, keepdim):
     return axis, bool(keepdims)
 
 
-class Tensor(ReductionsMixin):
+class Tensor(ReductionsMixin, MovementMethods):
     """`Tensor(data, requires_grad=False, device=None, dtype=None)`: data is copied.
 
     Floats become float32 unless dtype says otherwise (also numpy float64 arrays, as in

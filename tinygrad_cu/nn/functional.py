@@ -8,6 +8,7 @@ import numpy as np
 from ..autograd import apply
 from ..ops.softmax import check_labels
 from ..tensor import Tensor
+from ..tensor_movement import one_hot  # noqa: F401  (int64 class indicators; ops/gather.py)
 
 
 def relu(x): return x.relu()

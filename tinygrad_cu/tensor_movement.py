@@ -1,0 +1,241 @@
+"""Tensor methods for moving data (issue 11), with PyTorch's names and arguments.
+
+A mixin of `Tensor`. Registered ops with their own kernels (ops/gather.py, ops/scatter.py,
+ops/rearrange.py): flip, roll, repeat, tril, triu, gather, scatter, scatter_add,
+scatter_reduce, index_select (and F.one_hot). Composites of existing ops, as PyTorch and
+tinygrad write them (docs/ops.md):
+  narrow, chunk, split     slices (getitem of a basic index: one strided copy each)
+  tile                     repeat, with the dims padded on the left by 1s
+  take_along_dim           expand of input and indices, then gather
+  repeat_interleave        index_select with the index np.repeat(arange(n), repeats), made
+                           on the host from the shape (int repeats) or from the repeats
+                           tensor's values (which, as in PyTorch, must be read: they decide
+                           the output's shape)
+  einsum                   tinygrad_cu/einsum_composite.py: permute, reshape, sum, matmul
+Index tensors may be int64 or int32 (converted, as PyTorch accepts both).
+"""
+import numpy as np
+
+from . import dtypes
+from .autograd import apply
+from .einsum_composite import einsum  # noqa: F401  (exported as tg.einsum)
+
+
+def _ints(values, what, op):
+    """(1, 2), [1, 2] or 1, 2 as passed to a method -> a tuple of Python ints."""
+    if len(values) == 1 and isinstance(values[0], (tuple, list)):
+        values = tuple(values[0])
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values):
+        raise TypeError(f"{op}: {what} must be ints, got {values!r}")
+    return tuple(int(v) for v in values)
+
+
+def as_index(tensor_like, device, op):
+    """An int64 index tensor on `device`: int32 is converted; other dtypes are a TypeError."""
+    from .tensor import Tensor
+    if not isinstance(tensor_like, Tensor):
+        tensor_like = Tensor(np.asarray(tensor_like), device=device)
+    if tensor_like.dtype == dtypes.int32:
+        tensor_like = tensor_like.long()
+    if tensor_like.dtype != dtypes.int64:
+        raise TypeError(f"{op}: index must be an int64 (or int32) tensor, got dtype {tensor_like.dtype}")
+    return tensor_like
+
+
+class MovementMethods:
+    """The movement methods of Tensor (see the module docstring)."""
+    __slots__ = ()
+
+    # --- registered ops ----------------------------------------------------------------
+    def flip(self, *dims_args, dims=None):
+        """x.flip(0, 1), x.flip([0, 1]) or x.flip(dims=[0, 1])."""
+        return apply("flip", self, dims=_ints(dims_args if dims is None else (dims,), "dims", "flip"))
+
+    def roll(self, shifts, dims=None):
+        shifts = _ints((shifts,), "shifts", "roll")
+        dims = None if dims is None else _ints((dims,), "dims", "roll")
+        return apply("roll", self, shifts=shifts, dims=dims)
+
+    def repeat(self, *sizes):
+        return apply("repeat", self, repeats=_ints(sizes, "sizes", "repeat"))
+
+    def tril(self, diagonal=0):
+        return apply("tril", self, diagonal=diagonal)
+
+    def triu(self, diagonal=0):
+        return apply("triu", self, diagonal=diagonal)
+
+    def gather(self, dim, index, *, sparse_grad=False):
+        if sparse_grad:
+            raise ValueError("gather: sparse_grad=True is not supported (there are no sparse tensors)")
+        return apply("gather", self, as_index(index, self.device, "gather"), dim=dim)
+
+    def index_select(self, dim, index):
+        return apply("index_select", self, as_index(index, self.device, "index_select"), dim=dim)
+
+    def scatter(self, dim, index, src=None, value=None, *, reduce=None):
+        """torch.Tensor.scatter (out of place): src a tensor, or `value` (or a number as
+        src) written at every indexed position; reduce 'add' / 'multiply' as PyTorch's."""
+        if (src is None) == (value is None):
+            raise TypeError("scatter: pass exactly one of src (a tensor) and value (a number)")
+        index = as_index(index, self.device, "scatter")
+        src = self._scatter_source(src if value is None else value, index, "scatter")
+        if reduce is None:
+            return apply("scatter", self, index, src, dim=dim)
+        if reduce not in ("add", "multiply"):
+            raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
+        return apply("scatter_reduce", self, index, src, dim=dim, reduce="sum" if reduce == "add" else "prod",
+                     include_self=True)
+
+    def scatter_add(self, dim, index, src):
+        index = as_index(index, self.device, "scatter_add")
+        return apply("scatter_add", self, index, self._scatter_source(src, index, "scatter_add"), dim=dim)
+
+    def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
+        index = as_index(index, self.device, "scatter_reduce")
+        return apply("scatter_reduce", self, index, self._scatter_source(src, index, "scatter_reduce"), dim=dim,
+                     reduce=reduce, include_self=bool(include_self))
+
+    def _scatter_source(self, src, index, op):
+        """A number becomes a tensor of index's shape in self's dtype, filled on the device."""
+        from .tensor import Tensor
+        if isinstance(src, Tensor):
+            return src
+        if not isinstance(src, (bool, int, float, np.number)):
+            raise TypeError(f"{op}: src must be a tensor or a number, got {type(src).__name__}")
+        return Tensor._from_buffer(self._dev.full(index.shape, src, self.dtype), self._dev)
+
+    # --- composites of slices ------------------------------------------------------------
+    def narrow(self, dim, start, length):
+        if self.ndim == 0:
+            raise ValueError("narrow: a 0-d tensor cannot be narrowed")
+        d = self._dim(dim, "narrow")
+        n = self.shape[d]
+        if not -n <= start <= n:
+            raise IndexError(f"narrow: start {start} is out of range for dim {dim} of size {n} (shape {self.shape})")
+        start = start % n if start < 0 else start
+        if length < 0 or start + length > n:
+            raise ValueError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({n}) "
+                             f"of shape {self.shape}")
+        return self[(slice(None),) * d + (slice(start, start + length),)]
+
+    def split(self, split_size_or_sections=None, dim=0, *, split_size=None):
+        """Pieces of split_size along dim (the last smaller), or of the given sizes
+        (Tensor.split's keyword is split_size, torch.split's split_size_or_sections)."""
+        if (split_size_or_sections is None) == (split_size is None):
+            raise TypeError("split: pass split_size_or_sections (or split_size), once")
+        if split_size is not None:
+            split_size_or_sections = split_size
+        d = self._dim(dim, "split")
+        if self.ndim == 0:
+            raise ValueError("split: a 0-d tensor cannot be split")
+        n = self.shape[d]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            size = int(split_size_or_sections)
+            if size < 0 or (size == 0 and n):
+                raise ValueError(f"split: split_size must be positive, got {size} for dim {dim} of size {n}")
+            sizes = [min(size, n - s) for s in range(0, n, size)] if n else [0]
+        else:
+            sizes = [int(s) for s in split_size_or_sections]
+            if any(s < 0 for s in sizes) or sum(sizes) != n:
+                raise ValueError(f"split: split sizes {sizes} must be non-negative and sum exactly to {n}, "
+                                 f"the size of dim {dim} of shape {self.shape}")
+        starts = np.cumsum([0] + sizes[:-1])
+        return tuple(self.narrow(d, int(s), k) for s, k in zip(starts, sizes))
+
+    def chunk(self, chunks, dim=0):
+        """At most `chunks` pieces of ceil(n / chunks) along dim (the last may be smaller)."""
+        if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+            raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+        d = self._dim(dim, "chunk")
+        if self.ndim == 0:
+            raise ValueError("chunk: a 0-d tensor cannot be chunked")
+        n = self.shape[d]
+        if n == 0:
+            return self.split([0] * int(chunks), d)
+        return self.split(-(-n // int(chunks)), d)
+
+    # --- composites of registered ops ----------------------------------------------------
+    def tile(self, *dims_args, dims=None):
+        dims = _ints(dims_args if dims is None else (dims,), "dims", "tile")
+        return self.repeat(*((1,) * (self.ndim - len(dims)) + dims))
+
+    def take_along_dim(self, indices, dim=None):
+        """torch.take_along_dim: gather after broadcasting input and indices outside dim;
+        dim None gathers from the flattened input."""
+        indices = as_index(indices, self.device, "take_along_dim")
+        if dim is None:
+            return self.reshape(-1).gather(0, indices.reshape(-1))
+        if indices.ndim != self.ndim:
+            raise ValueError(f"take_along_dim: input {self.shape} and indices {indices.shape} must have the "
+                             f"same number of dims")
+        d = self._dim(dim, "take_along_dim")
+        if self.ndim == 0:
+            return self.gather(0, indices)
+        outside = lambda shape: shape[:d] + (1,) + shape[d + 1:]
+        try:
+            common = list(np.broadcast_shapes(outside(self.shape), outside(indices.shape)))
+        except ValueError:
+            raise ValueError(f"take_along_dim: input {self.shape} and indices {indices.shape} cannot be "
+                             f"broadcast outside dim {dim}") from None
+        x_shape = tuple(common[:d] + [self.shape[d]] + common[d + 1:])
+        i_shape = tuple(common[:d] + [indices.shape[d]] + common[d + 1:])
+        x = self if self.shape == x_shape else self.expand(x_shape)
+        return x.gather(d, indices if indices.shape == i_shape else indices.expand(i_shape))
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        """Each element (dim None: of the flattened tensor) repeated `repeats` times along
+        dim; repeats an int or a tensor of one count per element (or one count)."""
+        from .tensor import Tensor
+        x = self.reshape(-1) if dim is None else self
+        d = 0 if dim is None else self._dim(dim, "repeat_interleave")
+        n = x.shape[d] if x.ndim else 1
+        if isinstance(repeats, Tensor):
+            if repeats.dtype.kind not in "iu" or repeats.ndim > 1:
+                raise TypeError(f"repeat_interleave: repeats must be an int or a 0-d / 1-D integer tensor, "
+                                f"got {repeats.dtype} {repeats.shape}")
+            counts = repeats.numpy().reshape(-1)        # they decide the output's shape: read them
+        elif isinstance(repeats, (int, np.integer)) and not isinstance(repeats, (bool, np.bool_)):
+            counts = np.array([int(repeats)])
+        else:
+            raise TypeError(f"repeat_interleave: repeats must be an int or an integer tensor, got {repeats!r}")
+        if counts.size == 1:
+            counts = np.full(n, counts[0])
+        if counts.size != n:
+            raise ValueError(f"repeat_interleave: {counts.size} repeats for dim {d} of size {n} "
+                             f"(shape {x.shape}): need one per element, or one")
+        if (counts < 0).any():
+            raise ValueError(f"repeat_interleave: repeats must be non-negative, got {counts.tolist()}")
+        index = np.repeat(np.arange(n, dtype=np.int64), counts)
+        if output_size is not None and output_size != index.size:
+            raise ValueError(f"repeat_interleave: output_size {output_size} does not match the repeats' "
+                             f"total {index.size}")
+        return x.index_select(d, Tensor(index, device=self.device))
+
+
+def one_hot(tensor, num_classes=-1):
+    """torch.nn.functional.one_hot: int64 tensor (..., num_classes) with a 1 at each class.
+    num_classes=-1 takes the largest class + 1, which must be read from the tensor (a
+    host synchronisation, as in PyTorch); give num_classes to avoid it."""
+    if tensor.dtype != dtypes.int64:
+        raise TypeError(f"one_hot: expected an int64 tensor of class values, got dtype {tensor.dtype}")
+    if num_classes == -1:
+        if tensor.numel() == 0:
+            raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
+        num_classes = int(tensor.numpy().max()) + 1
+    return apply("one_hot", tensor, num_classes=num_classes)
+
+
+def _function(method):
+    """torch.<method>(input, *args): the free-function spelling of a method."""
+    def fn(input, *args, **kwargs):
+        return getattr(input, method)(*args, **kwargs)
+    fn.__name__ = fn.__qualname__ = method
+    fn.__doc__ = f"torch.{method}(input, ...): input.{method}(...)."
+    return fn
+
+
+FUNCTION_NAMES = ("flip", "roll", "tril", "triu", "gather", "scatter", "scatter_add", "scatter_reduce",
+                  "index_select", "narrow", "split", "chunk", "tile", "take_along_dim", "repeat_interleave")
+for _name in FUNCTION_NAMES:                  # tg.flip, tg.gather, ... (exported by __init__)
+    globals()[_name] = _function(_name)
