@@ -266,3 +266,8 @@ def _deposit_leaf_grad(t, g):
     t.grad = Tensor._from_buffer(g, t._dev)
     if recording.recorder is not None:
         recording.recorder.grad_written(t, g, previous)
+
+
+# tg.autograd.Function (PyTorch's torch.autograd.Function): in its own module, which
+# builds on Node and apply above, so it is imported last
+from .function import Function, FunctionCtx  # noqa: E402,F401
