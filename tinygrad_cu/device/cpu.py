@@ -6,6 +6,7 @@ the recorder (recording.state.recorder; see recording.py): one attribute read ot
 """
 import numpy as np
 
+from .profiling import state as profiling
 from .recording import state as recording
 
 
@@ -48,7 +49,8 @@ class CPUDevice:
 
     def forward(self, op, ctx, xs, attrs):
         # numpy returns scalars, not arrays, from 0-d arithmetic: keep buffers arrays
-        out = op.forward(ctx, *xs, **attrs)
+        out = (op.forward(ctx, *xs, **attrs) if profiling.profiler is None else
+               profiling.profiler.op(self, "forward", op, op.forward, (ctx, *xs), attrs))
         if out.__class__ is not np.ndarray:
             out = np.asarray(out)
         if recording.recorder is not None:
@@ -56,8 +58,9 @@ class CPUDevice:
         return out
 
     def backward(self, op, ctx, grad, attrs):
-        grads = [g if g is None or g.__class__ is np.ndarray else np.asarray(g)
-                 for g in op.backward(ctx, grad, **attrs)]
+        found = (op.backward(ctx, grad, **attrs) if profiling.profiler is None else
+                 profiling.profiler.op(self, "backward", op, op.backward, (ctx, grad), attrs))
+        grads = [g if g is None or g.__class__ is np.ndarray else np.asarray(g) for g in found]
         if recording.recorder is not None:
             recording.recorder.tape_for(self).cpu_backward(op, ctx, grad, attrs, grads)
         return grads
@@ -66,6 +69,8 @@ class CPUDevice:
         """In-place parameter updates (optimiser steps)."""
         if recording.recorder is not None:
             recording.recorder.begin_update(self, op, bufs, attrs)
+        if profiling.profiler is not None:
+            return profiling.profiler.op(self, "update", op, op.update, bufs, attrs)
         op.update(*bufs, **attrs)
 
     def __repr__(self):
