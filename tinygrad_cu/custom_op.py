@@ -168,7 +168,8 @@ def _compiler_lines(message, file):
 def custom_op(name, source, kernels, *, replace=True):
     """Class decorator: register the class as op `name` with CUDA C `source` (text or a
     path) whose `kernels` (names of __global__ functions) its launch functions launch.
-    Returns the registered op, which you call like a function. Registering a custom op
+    Returns the registered op, which you call like a function (`op.definition` is the
+    class as you wrote it, to register variants of it). Registering a custom op
     under the same name again (re-running a notebook cell) replaces it; a built-in op's
     name is refused."""
     if not isinstance(name, str) or not name.isidentifier():
@@ -193,7 +194,7 @@ def custom_op(name, source, kernels, *, replace=True):
                     continue
                 raise TypeError(f"custom op {name}: the class must define {required}() (the numpy reference "
                                 "forward/backward and the launch functions gpu_forward/gpu_backward)")
-        op_class = type(cls.__name__, (cls, CustomOp), {"name": name, "kernels": kernels, "source": kernel_source,
+        op_class = type(cls.__name__, (cls, CustomOp), {"name": name, "kernels": kernels, "source": kernel_source, "definition": cls,
                                                        "__module__": cls.__module__, "__doc__": cls.__doc__})
         if "n_inputs" not in vars(cls):
             op_class.n_inputs = _positional_count(cls.forward)
