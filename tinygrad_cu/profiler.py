@@ -20,7 +20,7 @@ What is measured, and with which clock:
     wall time less compute and copies; per op, "Python" is its self time less its
     kernels and copies (shape checks, launch code, allocation).
 
-Off, it costs one attribute test per op dispatch, launch and copy. TINYGRAD_CU_DEBUG=1
+Off, it costs one module-attribute test per op dispatch, launch and copy. TINYGRAD_CU_DEBUG=1
 prints every launch (kernel, grid, block, time), as tinygrad's DEBUG=1; on `cuda` that
 waits for each kernel, so it slows a run down.
 """
@@ -29,7 +29,7 @@ import os
 import sys
 import time
 
-from .device.profiling import set_default, state
+from .device.profiling import closed, opened, set_default, state
 
 _now = time.perf_counter_ns
 COMPUTE_CLOCK = {"cpu": "numpy", "emu": "emulator time", "cuda": "CUDA events"}
@@ -171,13 +171,13 @@ class profile(_Watcher):
         if isinstance(state.profiler, profile):
             raise RuntimeError("tg.profiler.profile: a profile is already open on this thread")
         self._previous = state.profiler
-        state.profiler = self
+        opened(self)
         self.start_ns = _now()
         return self
 
     def __exit__(self, *exc):
         self.end_ns = _now()
-        state.profiler = self._previous
+        closed(self._previous)
         for launch in self.launches:              # cuda: the GPU's own times, read once now
             if launch.cuda_events is not None:
                 start, end = launch.cuda_events

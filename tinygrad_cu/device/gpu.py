@@ -26,7 +26,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import dtypes
-from .profiling import state as profiling
+from . import profiling
 from .recording import state as recording
 
 
@@ -170,13 +170,13 @@ class GPUDevice:
         self.driver.memset_d8(dest, value, nbytes)
 
     def memcpy_htod(self, dest, host):
-        if profiling.profiler is not None:
-            return profiling.profiler.transfer(self, "HtoD", host.nbytes, self.driver.memcpy_htod, dest, host)
+        if profiling.watched and profiling.state.profiler is not None:
+            return profiling.state.profiler.transfer(self, "HtoD", host.nbytes, self.driver.memcpy_htod, dest, host)
         self.driver.memcpy_htod(dest, host)
 
     def memcpy_dtoh(self, host, src):
-        if profiling.profiler is not None:
-            return profiling.profiler.transfer(self, "DtoH", host.nbytes, self.driver.memcpy_dtoh, host, src)
+        if profiling.watched and profiling.state.profiler is not None:
+            return profiling.state.profiler.transfer(self, "DtoH", host.nbytes, self.driver.memcpy_dtoh, host, src)
         self.driver.memcpy_dtoh(host, src)
 
     def memcpy_dtod(self, dest, src, nbytes):
@@ -201,8 +201,8 @@ class GPUDevice:
         and checks the error record after every launch. While a profile watches this
         thread (tg.profiler, TINYGRAD_CU_DEBUG=1) it times the launch and calls back here
         unwatched: when none does, that costs this one test."""
-        if profiling.profiler is not None:
-            return profiling.profiler.launch(self, kernel, grid, block, args, shared)
+        if profiling.watched and profiling.state.profiler is not None:
+            return profiling.state.profiler.launch(self, kernel, grid, block, args, shared)
         try:
             kernel.function.prepared_call(grid, block, *args, shared_size=shared)
             if self.sync_every_launch:
@@ -415,21 +415,21 @@ class GPUDevice:
 
     # --- what the autograd layer calls ---------------------------------------------
     def forward(self, op, ctx, xs, attrs):
-        if profiling.profiler is not None:
-            return profiling.profiler.op(self, "forward", op, op.gpu_forward, (self, ctx, *xs), attrs)
+        if profiling.watched and profiling.state.profiler is not None:
+            return profiling.state.profiler.op(self, "forward", op, op.gpu_forward, (self, ctx, *xs), attrs)
         return op.gpu_forward(self, ctx, *xs, **attrs)
 
     def backward(self, op, ctx, grad, attrs):
-        if profiling.profiler is not None:
-            return profiling.profiler.op(self, "backward", op, op.gpu_backward, (self, ctx, grad), attrs)
+        if profiling.watched and profiling.state.profiler is not None:
+            return profiling.state.profiler.op(self, "backward", op, op.gpu_backward, (self, ctx, grad), attrs)
         return op.gpu_backward(self, ctx, grad, **attrs)
 
     def update(self, op, bufs, attrs):
         recorder = recording.recorder
         if recorder is not None:
             recorder.begin_update(self, op, bufs, attrs)
-        if profiling.profiler is not None:
-            profiling.profiler.op(self, "update", op, op.gpu_update, (self, *bufs), attrs)
+        if profiling.watched and profiling.state.profiler is not None:
+            profiling.state.profiler.op(self, "update", op, op.gpu_update, (self, *bufs), attrs)
         else:
             op.gpu_update(self, *bufs, **attrs)
         if recorder is not None:
