@@ -3,8 +3,6 @@ script would), so the walkthrough cannot drift from the code."""
 import os
 import re
 
-import pytest
-
 import tinygrad_cu as tg
 from tinygrad_cu.op import REGISTRY
 

@@ -177,7 +177,7 @@ def custom_op(name, source, kernels, *, replace=True):
     kernels = (kernels,) if isinstance(kernels, str) else tuple(kernels)
     if not kernels or not all(isinstance(k, str) and k.isidentifier() for k in kernels):
         raise ValueError(f"custom_op({name!r}): kernels must name the source's __global__ functions, got {kernels!r}")
-    caller = inspect.stack()[1].filename
+    caller = inspect.currentframe().f_back.f_code.co_filename    # the file that wrote the source string
     kernel_source = KernelSource(name, source, caller)
     missing = [k for k in kernels if not re.search(rf"\b{re.escape(k)}\s*\(", kernel_source.original)]
     if missing:
@@ -194,8 +194,9 @@ def custom_op(name, source, kernels, *, replace=True):
                     continue
                 raise TypeError(f"custom op {name}: the class must define {required}() (the numpy reference "
                                 "forward/backward and the launch functions gpu_forward/gpu_backward)")
-        op_class = type(cls.__name__, (cls, CustomOp), {"name": name, "kernels": kernels, "source": kernel_source, "definition": cls,
-                                                       "__module__": cls.__module__, "__doc__": cls.__doc__})
+        op_class = type(cls.__name__, (cls, CustomOp), {
+            "name": name, "kernels": kernels, "source": kernel_source, "definition": cls,
+            "__module__": cls.__module__, "__doc__": cls.__doc__})
         if "n_inputs" not in vars(cls):
             op_class.n_inputs = _positional_count(cls.forward)
         op = op_class()
