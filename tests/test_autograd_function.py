@@ -158,3 +158,27 @@ def test_the_same_function_on_the_emulator_matches_cpu():
     np.testing.assert_allclose(grads["emu"][0], grads["cpu"][0], rtol=1e-6)
     np.testing.assert_allclose(grads["emu"][1], grads["cpu"][1], rtol=1e-5)
     np.testing.assert_allclose(grads["cpu"][1], 2 * (0.5 * values**3) * 1.5 * values**2, rtol=1e-5)
+
+
+@pytest.mark.parametrize("device", ["cpu", "emu"])
+def test_a_jitted_step_through_a_function_replays_its_ops(device):
+    """tg.jit records the ops inside the Function's forward and backward, not the
+    Function's backward as one step (which would need the call's ctx on replay)."""
+    device_or_skip(device)
+    w = tg.nn.Parameter(np.array([1.0, 2.0, 3.0]), device=device)
+    opt = tg.optim.SGD([w], lr=0.01)
+
+    @tg.jit
+    def step(x):
+        opt.zero_grad()
+        loss = ScaledCube.apply(w * x, 1.0).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    expected = np.array([1.0, 2.0, 3.0])
+    for i in range(4):                       # capture, then replays
+        c = 0.5 + 0.1 * i
+        step(tg.Tensor(np.full(3, c, np.float32), device=device))
+        expected = expected - 0.01 * 3 * (expected * c) ** 2 * c      # d/dw (w c)^3
+        np.testing.assert_allclose(w.numpy(), expected, rtol=1e-5)

@@ -61,6 +61,7 @@ class FunctionOp(Op):
     paths are the same: the Function's own backward, on Tensors of the device."""
     float_only = False
     saves = ()
+    runs_tensor_ops = True    # the ops inside backward are what a device, tg.jit and tg.profiler see
 
     def __init__(self, function):
         self.function = function

@@ -191,7 +191,7 @@ class profile(_Watcher):
     # --- what the devices call ---------------------------------------------------------------
     def op(self, device, phase, op, fn, args, attrs):
         parent = self._stack[-1] if self._stack else None
-        compute_self = device.name == "cpu" and not getattr(op, "runs_tensor_ops", False)
+        compute_self = device.name == "cpu" and not op.runs_tensor_ops
         event = OpEvent(op.name, phase, device.name, _now(), parent, compute_self)
         index = len(self.ops)
         self.ops.append(event)

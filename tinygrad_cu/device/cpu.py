@@ -66,7 +66,7 @@ class CPUDevice:
         else:
             found = op.backward(ctx, grad, **attrs)
         grads = [g if g is None or g.__class__ is np.ndarray else np.asarray(g) for g in found]
-        if recording.recorder is not None:
+        if recording.recorder is not None and not op.runs_tensor_ops:   # (a Function's ops were recorded)
             recording.recorder.tape_for(self).cpu_backward(op, ctx, grad, attrs, grads)
         return grads
 
