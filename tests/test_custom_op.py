@@ -175,3 +175,24 @@ def test_a_source_file_is_compiled_under_its_own_name(registered, tmp_path):
     op = tg.custom_op("broken_file", source=path, kernels=("broken_forward", "broken_backward"))(Doubling)
     with pytest.raises(CustomOpCompileError, match=re.escape(f"{path}:4:")):
         op(tg.ones(3, device="emu"))
+
+
+def test_the_example_and_walkthrough_kernels_compile_with_nvcc(example, tmp_path):
+    """What g++ accepts nvcc may not: the kernels a student copies from the example and
+    docs/custom_ops.md compile for sm_75 and sm_90 (tests/test_nvcc.py does ops/)."""
+    from tinygrad_cu.runtime import ptxas
+    nvcc = ptxas.nvcc_path()
+    if nvcc is None:
+        print("nvcc is not on PATH: the GPU compile check of the custom kernels cannot run here")
+        pytest.skip("nvcc is not on PATH: the GPU compile check of the custom kernels cannot run here")
+    with open(os.path.join(os.path.dirname(__file__), os.pardir, "docs", "custom_ops.md")) as f:
+        page = f.read()
+    sources = {"bias_relu": example.SOURCE,
+               "swish": page.split('SWISH = r"""')[1].split('"""')[0],
+               "row_sum": page.split('ROW_SUM = r"""')[1].split('"""')[0].replace("BARRIER", "__syncthreads();")}
+    for name, source in sources.items():
+        path = tmp_path / f"{name}.cu"
+        path.write_text('extern "C" {\n' + source + "\n}\n")
+        for arch in ptxas.ARCHITECTURES:
+            result = ptxas.compile_for(str(path), arch, nvcc)
+            assert result.returncode == 0 and not result.problems, f"{name} for {arch}:\n{result.messages}"
