@@ -268,6 +268,11 @@ def _deposit_leaf_grad(t, g):
         recording.recorder.grad_written(t, g, previous)
 
 
-# tg.autograd.Function (PyTorch's torch.autograd.Function): in its own module, which
-# builds on Node and apply above, so it is imported last
-from .function import Function, FunctionCtx  # noqa: E402,F401
+def __getattr__(name):
+    """tg.autograd.Function and FunctionCtx (PyTorch's torch.autograd.Function) live in
+    function.py, which builds on Node above: imported when first asked for, so that this
+    module never imports it (the dependency stays one-way)."""
+    if name in ("Function", "FunctionCtx"):
+        from . import function
+        return getattr(function, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
