@@ -13,6 +13,9 @@ On random inputs (shapes are sampled in the op's `domain`; arrays are used as gi
      one element past the end is caught), where the compiler has the sanitizer runtime.
 The first failure raises CheckOpError (an AssertionError) saying which check, which
 input's gradient and the first mismatching index; otherwise a CheckReport says what ran.
+Race and bounds mode build every module a launch function uses in that mode: an op
+whose launch code calls gpu.full (movement.cu's fill kernel) compiles that file with
+AddressSanitizer once too (minutes on a small machine; cached afterwards).
 """
 import functools
 
