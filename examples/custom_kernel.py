@@ -14,6 +14,7 @@ import numpy as np
 
 import tinygrad_cu as tg
 from tinygrad_cu import nn
+from tinygrad_cu.nn import functional as F
 
 import training
 
@@ -124,53 +125,54 @@ class BiasReLU:
         return (dx, db)
 
 
-class LinearBiasReLU(nn.Module):
-    """relu(x W^T + b) with the bias and ReLU fused: the weight product is the built-in
-    matmul_nt, the rest is the custom op."""
+class HiddenLayer(nn.Module):
+    """relu(x W^T + b): the product is the built-in GEMM (F.linear without a bias), then
+    either the custom op (fused=True) or the built-in add and relu it replaces."""
 
-    def __init__(self, in_features, out_features):
+    def __init__(self, in_features, out_features, fused=True):
         super().__init__()
-        self.linear = nn.Linear(in_features, out_features, bias=False)
-        bound = 1 / np.sqrt(in_features)             # nn.Linear's default bias initialisation
-        self.bias = nn.Parameter(tg.rand(out_features).numpy() * 2 * bound - bound)
+        layer = nn.Linear(in_features, out_features)         # nn.Linear's initialisation
+        self.weight, self.bias, self.fused = layer.weight, layer.bias, fused
 
     def forward(self, x):
-        return BiasReLU(x @ self.linear.weight.T, self.bias)
+        xw = F.linear(x, self.weight)
+        return BiasReLU(xw, self.bias) if self.fused else (xw + self.bias).relu()
 
 
-def lecture_mlp(fused):
-    """784-10-10: the hidden layer's bias and ReLU fused (the custom op) or built-in."""
-    hidden = LinearBiasReLU(784, 10) if fused else nn.Sequential(nn.Linear(784, 10), nn.ReLU())
-    return nn.Sequential(hidden, nn.Linear(10, 10))
+def lecture_mlp(fused=True):
+    """The lecture's 784-10-10 MLP with a ReLU hidden layer."""
+    return nn.Sequential(HiddenLayer(784, 10, fused), nn.Linear(10, 10))
 
 
 def compare_profiles(args, train_set, steps):
-    """A few training steps of each model under the profiler: the fused op's time
-    against the built-in add and relu it replaces."""
-    loader = tg.data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed,
-                                device=args.device)
+    """`steps` training steps of each model under the profiler, after a warm-up step:
+    the fused op's time against the built-in add and relu it replaces."""
+    spent = {}
     for fused in (True, False):
         tg.manual_seed(args.seed)
         model = lecture_mlp(fused).to(args.device)
         optimizer = training.make_optimizer(args, model.parameters())
         loss_fn = nn.CrossEntropyLoss()
-        batches = iter(loader)
-        for i in range(steps + 1):                  # step 0 warms up (compiles the kernels)
+        batches = iter(tg.data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed,
+                                          device=args.device))
+
+        def step():
             x, y = next(batches)
-            with tg.profiler.profile() as prof:
-                optimizer.zero_grad()
-                loss_fn(model(x), y).backward()
-                optimizer.step()
-            if i == 0:
-                total = {}
-                continue
-            for row in prof.key_averages():
-                total[row["name"]] = total.get(row["name"], 0) + row["total_ns"]
-        print(f"\n{'fused bias_relu (custom op)' if fused else 'built-in add + relu'}, last step:")
-        print(prof.table(row_limit=12))
+            optimizer.zero_grad()
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+
+        step()                                         # compiles the kernels, fills the memory pool
+        with tg.profiler.profile() as prof:
+            for _ in range(steps):
+                step()
         names = ("bias_relu", "bias_relu backward") if fused else ("add", "add backward", "relu", "relu backward")
-        spent = sum(total.get(n, 0) for n in names) / steps
-        print(f"  bias + ReLU per step ({', '.join(names)}): {tg.profiler.format_time(spent)}")
+        label = "fused bias_relu (custom op)" if fused else "built-in add + relu"
+        spent[label] = sum(r["total_ns"] for r in prof.key_averages() if r["name"] in names) / steps
+        print(f"\n{label}, {steps} step(s):")
+        print(prof.table(row_limit=12))
+    for label, ns in spent.items():
+        print(f"bias + ReLU, forward and backward, per step: {tg.profiler.format_time(ns)}  {label}")
 
 
 def main():
@@ -182,13 +184,13 @@ def main():
     if args.profile:
         compare_profiles(args, train_set, args.profile)
         return
-    model = lecture_mlp(fused=True).to(args.device)
+    model = lecture_mlp().to(args.device)
     print(model)
     loss_fn = nn.CrossEntropyLoss()
     optimizer = training.make_optimizer(args, model.parameters())
     history = training.train(model, loss_fn, optimizer, train_set, val_set, args)
     training.report_and_save(args, "custom_kernel_mlp", model, loss_fn, test_set, source, history,
-                             first_layer_weights=model[0].linear.weight.numpy())
+                             first_layer_weights=model[0].weight.numpy())
 
 
 if __name__ == "__main__":
