@@ -35,6 +35,9 @@ def parse_args(description, **defaults):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=defaults.get("out", "out"), help="folder for pictures and checkpoints")
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--profile", type=int, default=0, metavar="STEPS",
+                   help="profile STEPS training steps (after one warm-up step), print the table, write "
+                        "<out>/trace.json (Perfetto, chrome://tracing) and stop")
     for name, (kind, value, text) in defaults.get("extra", {}).items():
         p.add_argument(f"--{name}", type=kind, default=value, help=text)
     return p.parse_args()
@@ -85,6 +88,9 @@ def train(model, loss_fn, optimizer, train_set, val_set, args):
     loader = data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed,
                              device=args.device)
     scheduler = tg.optim.CosineAnnealingLR(optimizer, T_max=args.epochs) if args.schedule == "cosine" else None
+    if args.profile:
+        profile_steps(model, loss_fn, optimizer, loader, args.profile, args.out)
+        raise SystemExit(0)
     for epoch in range(1, args.epochs + 1):
         start, seen, running = time.perf_counter(), 0, 0.0
         batches = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", leave=False) if tqdm else loader
@@ -109,6 +115,27 @@ def train(model, loss_fn, optimizer, train_set, val_set, args):
         print(f"epoch {epoch}: train loss {running / max(seen, 1):.4f}  val loss {val_loss:.4f}  "
               f"val acc {100 * val_acc:.2f}%  {speed:,.0f} img/s")
     return history
+
+
+def profile_steps(model, loss_fn, optimizer, loader, steps, out):
+    """--profile: one warm-up step (kernels compile, the memory pool fills), then `steps`
+    steps under tg.profiler; the table, and the Chrome trace in <out>/trace.json."""
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    batches = iter(loader)
+    step(*next(batches))
+    with tg.profiler.profile() as prof:
+        for _ in range(steps):
+            step(*next(batches))
+    print(f"profile of {steps} training step(s):")
+    print(prof.table(sort_by="total", row_limit=25))
+    os.makedirs(out, exist_ok=True)
+    print(f"Chrome trace: {prof.export_chrome_trace(os.path.join(out, 'trace.json'))}")
 
 
 def weight_mosaic(weights, image_shape, columns=10, limit=60):

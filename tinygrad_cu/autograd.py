@@ -266,3 +266,13 @@ def _deposit_leaf_grad(t, g):
     t.grad = Tensor._from_buffer(g, t._dev)
     if recording.recorder is not None:
         recording.recorder.grad_written(t, g, previous)
+
+
+def __getattr__(name):
+    """tg.autograd.Function and FunctionCtx (PyTorch's torch.autograd.Function) live in
+    function.py, which builds on Node above: imported when first asked for, so that this
+    module never imports it (the dependency stays one-way)."""
+    if name in ("Function", "FunctionCtx"):
+        from . import function
+        return getattr(function, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -76,6 +76,8 @@ class Op:
     kernels = ()              # names of the forward and backward CUDA kernels
     domain = Domain()
     float_only = True         # inputs must be floating point
+    runs_tensor_ops = False   # its backward is Tensor ops (autograd.Function): devices, the jit
+                              # and the profiler see those ops, not this one, as the work
 
     # --- checks -------------------------------------------------------------
     def infer(self, *metas, **attrs):

@@ -3,9 +3,11 @@
 It is the oracle the CUDA kernels are checked against, and the fast path on a laptop.
 While `tg.jit` captures a call on this thread, each method also reports what it did to
 the recorder (recording.state.recorder; see recording.py): one attribute read otherwise.
+tg.profiler times forward/backward/update the same way (profiling.py).
 """
 import numpy as np
 
+from . import profiling
 from .recording import state as recording
 
 
@@ -48,7 +50,10 @@ class CPUDevice:
 
     def forward(self, op, ctx, xs, attrs):
         # numpy returns scalars, not arrays, from 0-d arithmetic: keep buffers arrays
-        out = op.forward(ctx, *xs, **attrs)
+        if profiling.watched and profiling.state.profiler is not None:
+            out = profiling.state.profiler.op(self, "forward", op, op.forward, (ctx, *xs), attrs)
+        else:
+            out = op.forward(ctx, *xs, **attrs)
         if out.__class__ is not np.ndarray:
             out = np.asarray(out)
         if recording.recorder is not None:
@@ -56,9 +61,12 @@ class CPUDevice:
         return out
 
     def backward(self, op, ctx, grad, attrs):
-        grads = [g if g is None or g.__class__ is np.ndarray else np.asarray(g)
-                 for g in op.backward(ctx, grad, **attrs)]
-        if recording.recorder is not None:
+        if profiling.watched and profiling.state.profiler is not None:
+            found = profiling.state.profiler.op(self, "backward", op, op.backward, (ctx, grad), attrs)
+        else:
+            found = op.backward(ctx, grad, **attrs)
+        grads = [g if g is None or g.__class__ is np.ndarray else np.asarray(g) for g in found]
+        if recording.recorder is not None and not op.runs_tensor_ops:   # (a Function's ops were recorded)
             recording.recorder.tape_for(self).cpu_backward(op, ctx, grad, attrs, grads)
         return grads
 
@@ -66,6 +74,8 @@ class CPUDevice:
         """In-place parameter updates (optimiser steps)."""
         if recording.recorder is not None:
             recording.recorder.begin_update(self, op, bufs, attrs)
+        if profiling.watched and profiling.state.profiler is not None:
+            return profiling.state.profiler.op(self, "update", op, op.update, bufs, attrs)
         op.update(*bufs, **attrs)
 
     def __repr__(self):

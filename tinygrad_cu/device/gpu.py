@@ -26,7 +26,19 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import dtypes
+from . import profiling
 from .recording import state as recording
+
+
+# Kernel sources that are not files of ops/: custom ops' (tinygrad_cu/custom_op.py), by the
+# name their launches use -> an object with .text, .include_dirs and .shown (what messages call it)
+CUSTOM_SOURCES = {}
+
+
+def source_label(source_file):
+    """What messages call a kernel source: ops/<file>, or the custom op's own file."""
+    custom = CUSTOM_SOURCES.get(source_file)
+    return custom.shown if custom is not None else f"ops/{source_file}"
 
 
 def ops_dir():
@@ -90,7 +102,7 @@ class PreparedKernel:
         """The prepared_call arguments: device buffers as addresses (Python ints), numpy
         scalars as they are, each checked against the prepared format."""
         if len(args) != len(self.format):
-            raise TypeError(f"kernel {self.name} (ops/{self.source_file}) takes {len(self.format)} "
+            raise TypeError(f"kernel {self.name} ({source_label(self.source_file)}) takes {len(self.format)} "
                             f"arguments, got {len(args)}")
         out = []
         for i, (a, kind) in enumerate(zip(args, self.format)):
@@ -122,7 +134,7 @@ class PreparedKernel:
         return "".join(chars)
 
     def __repr__(self):
-        return f"PreparedKernel({self.name} from ops/{self.source_file}, format={self.format!r})"
+        return f"PreparedKernel({self.name} from {source_label(self.source_file)}, format={self.format!r})"
 
 
 class GPUDevice:
@@ -158,9 +170,13 @@ class GPUDevice:
         self.driver.memset_d8(dest, value, nbytes)
 
     def memcpy_htod(self, dest, host):
+        if profiling.watched and profiling.state.profiler is not None:
+            return profiling.state.profiler.transfer(self, "HtoD", host.nbytes, self.driver.memcpy_htod, dest, host)
         self.driver.memcpy_htod(dest, host)
 
     def memcpy_dtoh(self, host, src):
+        if profiling.watched and profiling.state.profiler is not None:
+            return profiling.state.profiler.transfer(self, "DtoH", host.nbytes, self.driver.memcpy_dtoh, host, src)
         self.driver.memcpy_dtoh(host, src)
 
     def memcpy_dtod(self, dest, src, nbytes):
@@ -182,7 +198,11 @@ class GPUDevice:
         Replaying the same call with the same arguments repeats the launch exactly (as
         long as the buffers behind the addresses are alive). Launch errors become a
         RuntimeError naming the kernel; with TINYGRAD_CU_SYNC=1 it waits for the kernel
-        and checks the error record after every launch."""
+        and checks the error record after every launch. While a profile watches this
+        thread (tg.profiler, TINYGRAD_CU_DEBUG=1) it times the launch and calls back here
+        unwatched: when none does, that costs this one test."""
+        if profiling.watched and profiling.state.profiler is not None:
+            return profiling.state.profiler.launch(self, kernel, grid, block, args, shared)
         try:
             kernel.function.prepared_call(grid, block, *args, shared_size=shared)
             if self.sync_every_launch:
@@ -190,7 +210,7 @@ class GPUDevice:
         except (TypeError, ValueError):
             raise
         except Exception as e:
-            raise RuntimeError(f"{self.name}: launch of kernel {kernel.name} from ops/{kernel.source_file} "
+            raise RuntimeError(f"{self.name}: launch of kernel {kernel.name} from {source_label(kernel.source_file)} "
                                f"with grid={grid} block={block} shared={shared} failed: {e}") from e
         if self.sync_every_launch:
             self.check_errors()
@@ -342,10 +362,15 @@ class GPUDevice:
         with self._lock:
             module = self._modules.get(source_file)
             if module is None:
-                with open(os.path.join(ops_dir(), source_file)) as f:
-                    source = f.read()
+                custom = CUSTOM_SOURCES.get(source_file)
+                if custom is not None:
+                    source, include_dirs = custom.text, list(custom.include_dirs) + [ops_dir()]
+                else:
+                    with open(os.path.join(ops_dir(), source_file)) as f:
+                        source = f.read()
+                    include_dirs = [ops_dir()]
                 module = self._modules[source_file] = self.SourceModule(
-                    source, options=["-std=c++17"], include_dirs=[ops_dir()])
+                    source, options=["-std=c++17"], include_dirs=include_dirs)
         return module.get_function(kernel_name)
 
     def prepared(self, source_file, kernel_name, args):
@@ -359,7 +384,7 @@ class GPUDevice:
             try:
                 function = function.prepare(fmt) or function
             except (TypeError, ValueError) as e:
-                raise TypeError(f"{self.name}: kernel {kernel_name} from ops/{source_file}: {e}") from e
+                raise TypeError(f"{self.name}: kernel {kernel_name} from {source_label(source_file)}: {e}") from e
             kernel = self._kernels[key] = PreparedKernel(source_file, kernel_name, function, fmt)
         return kernel
 
@@ -390,16 +415,23 @@ class GPUDevice:
 
     # --- what the autograd layer calls ---------------------------------------------
     def forward(self, op, ctx, xs, attrs):
+        if profiling.watched and profiling.state.profiler is not None:
+            return profiling.state.profiler.op(self, "forward", op, op.gpu_forward, (self, ctx, *xs), attrs)
         return op.gpu_forward(self, ctx, *xs, **attrs)
 
     def backward(self, op, ctx, grad, attrs):
+        if profiling.watched and profiling.state.profiler is not None:
+            return profiling.state.profiler.op(self, "backward", op, op.gpu_backward, (self, ctx, grad), attrs)
         return op.gpu_backward(self, ctx, grad, **attrs)
 
     def update(self, op, bufs, attrs):
         recorder = recording.recorder
         if recorder is not None:
             recorder.begin_update(self, op, bufs, attrs)
-        op.gpu_update(self, *bufs, **attrs)
+        if profiling.watched and profiling.state.profiler is not None:
+            profiling.state.profiler.op(self, "update", op, op.gpu_update, (self, *bufs), attrs)
+        else:
+            op.gpu_update(self, *bufs, **attrs)
         if recorder is not None:
             recorder.end_update(self)
 
