@@ -12,6 +12,7 @@ from .autograd import apply, run
 from .device import get_device
 from .device.recording import state as recording
 from .op import REGISTRY
+from .tensor_elementwise import ElementwiseMixin
 
 
 def _axis_args(op, axis, dim, keepdims, keepdim):
@@ -25,7 +26,7 @@ def _axis_args(op, axis, dim, keepdims, keepdim):
     return axis, bool(keepdims)
 
 
-class Tensor:
+class Tensor(ElementwiseMixin):
     """`Tensor(data, requires_grad=False, device=None, dtype=None)`: data is copied.
 
     Floats become float32 unless dtype says otherwise (also numpy float64 arrays, as in
@@ -232,7 +233,7 @@ class Tensor:
     def __gt__(self, o): return self._binary("gt", o)
     def __ge__(self, o): return self._binary("ge", o)
 
-    add, sub, mul, div, pow = __add__, __sub__, __mul__, __truediv__, __pow__
+    add, sub, mul, pow = __add__, __sub__, __mul__, __pow__     # div (rounding_mode=): tensor_elementwise.py
 
     def matmul(self, other):
         """Matrix product with numpy's rules: 1-D operands are promoted and the added
@@ -272,9 +273,6 @@ class Tensor:
                      max=None if max is None else float(max))
 
     clamp = clip
-
-    def square(self):
-        return self * self
 
     # --- reductions --------------------------------------------------------------
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
