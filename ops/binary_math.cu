@@ -12,6 +12,12 @@
 // equally on ties (PyTorch); with a NaN both comparisons fail and both inputs get g.
 // copysign's b and both inputs of the rounded divisions have gradient 0: the host
 // fills zeros, no kernel.
+//
+// int64 rounded divisions (a // b of indices): a zero divisor must not trap (x86 and
+// the emulator raise SIGFPE; a GPU returns garbage), so the kernel writes 0 there and
+// records the error in the device's error record (GPUDevice.error_record), which the
+// host raises as ZeroDivisionError at its next synchronisation. b == -1 is negation
+// (LLONG_MIN / -1 also traps on x86), wrapping as two's complement does.
 
 #include "broadcast.cuh"
 
@@ -46,3 +52,34 @@ BINARY_BACKWARD(minimum, a, a == b ? 0.5f * g : (b < a ? 0.f : g))
 BINARY_BACKWARD(minimum, b, a == b ? 0.5f * g : (a < b ? 0.f : g))
 // d copysign(a, b) / da = copysign(a, b) / a: +-1, and 0 at a == 0 (PyTorch)
 BINARY_BACKWARD(copysign, a, a == 0.f ? 0.f : g * (copysignf(a, b) / a))
+
+// One thread per output element with broadcasting (no _sa/_sb variants: integer division
+// costs far more than the index arithmetic). record/code: see the header.
+#define INTEGER_DIV(name, rounding)                                                          \
+    __global__ void name##_i64_forward(const long long* __restrict__ A,                     \
+                                       const long long* __restrict__ B,                     \
+                                       long long* __restrict__ out, int n,                  \
+                                       DIMS_PARAMS(shape), DIMS_PARAMS(a_stride),           \
+                                       DIMS_PARAMS(b_stride), unsigned long long* record,   \
+                                       unsigned long long code) {                           \
+        const Broadcast geo = {DIMS_LIST(shape), DIMS_LIST(a_stride), DIMS_LIST(b_stride)};  \
+        GRID_STRIDE_LOOP(i, n) {                                                             \
+            int ia, ib;                                                                      \
+            broadcast_offsets(geo, i, ia, ib);                                               \
+            const long long a = A[ia], b = B[ib];                                            \
+            if (b == 0) {                                                                    \
+                atomicCAS(&record[0], 0ull, code);    /* no details: the code says it all */ \
+                out[i] = 0;                                                                  \
+            } else if (b == -1) {                                                            \
+                out[i] = (long long)(0ull - (unsigned long long)a);                          \
+            } else {                                                                         \
+                const long long q = a / b;            /* C++ rounds toward zero */           \
+                out[i] = rounding;                                                           \
+            }                                                                                \
+        }                                                                                    \
+    }
+
+// floor: one less than the truncated quotient where the remainder is nonzero and the
+// operands' signs differ (-7 // 2 = -4)
+INTEGER_DIV(div_floor, (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q)
+INTEGER_DIV(div_trunc, q)

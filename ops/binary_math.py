@@ -10,9 +10,10 @@ rounded divisions have gradient 0 for both inputs.
 """
 import numpy as np
 
-from tinygrad_cu.op import Domain, register
+from tinygrad_cu import dtypes
+from tinygrad_cu.op import Domain, broadcast_shapes, register
 
-from .binary import BinaryOp
+from .binary import BinaryOp, broadcast_geometry, launch_config
 
 
 class BinaryMathOp(BinaryOp):
@@ -69,10 +70,46 @@ class Copysign(BinaryMathOp):
         return super().gpu_local_grad(gpu, ctx, grad, which)
 
 
+def integer_division_by_zero(details):
+    """The error a GPU device raises from the int64 rounded divisions' record (binary_math.cu)."""
+    return ZeroDivisionError("div: integer division by zero (div_floor / div_trunc, a // b)")
+
+
 class RoundedDivOp(BinaryMathOp):
-    """Piecewise constant in a and b: both gradients are 0, as PyTorch's."""
+    """Piecewise constant in a and b: both gradients are 0, as PyTorch's. int64 inputs
+    give int64 quotients (a // b of indices); dividing an integer by 0 raises
+    ZeroDivisionError, as PyTorch, on the GPU devices at the next synchronisation
+    (the kernel writes the device's error record: no copy to the host here)."""
     backward_inputs = ()
     domain = Domain(-3, 3)
+    float_only = False
+
+    def __init__(self):
+        super().__init__()
+        self.kernels += (f"{self.name}_i64_forward",)
+
+    def infer(self, a, b):
+        if not all(m.dtype.kind == "f" or m.dtype == dtypes.int64 for m in (a, b)):
+            raise TypeError(f"{self.name}: expected floating point or int64 inputs, got dtype "
+                            f"{a.dtype}, {b.dtype}")
+        return super().infer(a, b)
+
+    def forward(self, ctx, a, b):
+        if a.dtype.kind == "i" and not np.all(b):
+            raise integer_division_by_zero(())
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # LLONG_MIN // -1 wraps
+            return self.divide(a, b)
+
+    def gpu_forward(self, gpu, ctx, a, b):
+        if a.dtype != dtypes.int64:
+            return super().gpu_forward(gpu, ctx, a, b)
+        out = gpu.empty(broadcast_shapes(self.name, a.shape, b.shape), a.dtype)
+        if out.size:
+            record, code = gpu.error_record(integer_division_by_zero)
+            grid, block = launch_config(gpu, out.size)
+            gpu.launch(self.source, f"{self.name}_i64_forward", grid, block, a, b, out, np.int32(out.size),
+                       *broadcast_geometry(self.name, out.shape, a.shape, b.shape), record, code)
+        return out
 
     def local_grads(self, g, a, b, out, needs):
         zero = np.zeros_like(g)
@@ -89,9 +126,8 @@ class DivFloor(RoundedDivOp):
     (b == 0 gives a / b: inf, -inf or nan, as PyTorch for floats)."""
     name = "div_floor"
 
-    def forward(self, ctx, a, b):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.floor_divide(a, b)
+    def divide(self, a, b):
+        return np.floor_divide(a, b)
 
 
 @register
@@ -99,6 +135,7 @@ class DivTrunc(RoundedDivOp):
     """a / b rounded toward zero."""
     name = "div_trunc"
 
-    def forward(self, ctx, a, b):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.trunc(a / b)
+    def divide(self, a, b):
+        if a.dtype.kind == "i":              # |a| // |b| with the quotient's sign: exact, no float
+            return np.sign(a) * np.sign(b) * (np.abs(a) // np.abs(b))
+        return np.trunc(a / b)

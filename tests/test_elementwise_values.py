@@ -120,6 +120,17 @@ def test_div_rounding_modes(device):
         a.div(b, rounding_mode="round")
 
 
+def test_integer_division_rounds_as_pytorch_and_refuses_zero(device):
+    a = tg.tensor([-7, 7, 6, -7, -2**63], device=device)
+    b = tg.tensor([2, -2, 3, -2, -1], device=device)
+    assert (a // b).tolist() == [-4, -4, 2, 3, -2**63] and (a // b).dtype == tg.int64   # -2^63 // -1 wraps
+    assert a.div(b, rounding_mode="trunc").tolist() == [-3, -3, 2, 3, -2**63]
+    assert (a // 4).tolist() == [-2, 1, 1, -2, -2**61]
+    with pytest.raises(ZeroDivisionError, match="integer division by zero"):
+        (a // tg.tensor([1, 1, 0, 1, 1], device=device)).tolist()
+    assert (a // b).tolist()[0] == -4                            # the error was reported once
+
+
 def test_roundings_halves_to_even_and_zero_gradient(device):
     y, g = grad_of(lambda x: x.round(), [0.5, 1.5, 2.5, -0.5, -1.7], device)
     np.testing.assert_array_equal(y, [0.0, 2.0, 2.0, -0.0, -2.0])
