@@ -215,3 +215,20 @@ def test_argument_errors_name_the_op():
         tg.lerp(tg.tensor([1]), tg.tensor([2]), tg.tensor([1]))
     with pytest.raises(NotImplementedError, match="leaky_relu: inplace=True"):
         F.leaky_relu(x, inplace=True)
+
+
+def test_activation_modules_with_pytorch_names_and_arguments():
+    import tinygrad_cu.nn as nn
+    x = tg.tensor([-3.0, -1.0, 0.0, 1.0, 7.0])
+    cases = [(nn.LeakyReLU(0.2), [-0.6, -0.2, 0, 1, 7]), (nn.ReLU6(), [0, 0, 0, 1, 6]),
+             (nn.ELU(alpha=0.5), [0.5 * math.expm1(-3), 0.5 * math.expm1(-1), 0, 1, 7]),
+             (nn.Hardtanh(-2.0, 2.0), [-2, -1, 0, 1, 2]), (nn.Hardsigmoid(), [0, 1 / 3, 0.5, 2 / 3, 1]),
+             (nn.Hardswish(), [0, -1 / 3, 0, 2 / 3, 7]), (nn.Softsign(), [-0.75, -0.5, 0, 0.5, 7 / 8]),
+             (nn.SiLU(), F.silu(x).tolist()), (nn.Mish(), F.mish(x).tolist()),
+             (nn.GELU(approximate="tanh"), F.gelu(x, approximate="tanh").tolist())]
+    for module, want in cases:
+        np.testing.assert_allclose(module(x).numpy(), want, rtol=1e-6, atol=1e-7, err_msg=repr(module))
+    assert repr(nn.GELU(approximate="tanh")).startswith("GELU(approximate='tanh')")
+    assert repr(nn.LeakyReLU(0.2)).startswith("LeakyReLU(negative_slope=0.2)")
+    with pytest.raises(NotImplementedError, match="inplace=True"):
+        nn.ReLU6(inplace=True)
