@@ -42,6 +42,8 @@ __device__ __forceinline__ float floor_div(float a, float b) {
 
 BINARY_FORWARD(maximum, float, max_nan(a, b))
 BINARY_FORWARD(minimum, float, min_nan(a, b))
+BINARY_FORWARD_T(maximum_i64, long long, long long, a > b ? a : b)   // integers: no NaN, no gradient
+BINARY_FORWARD_T(minimum_i64, long long, long long, a < b ? a : b)
 BINARY_FORWARD(copysign, float, copysignf(a, b))
 BINARY_FORWARD(div_floor, float, floor_div(a, b))
 BINARY_FORWARD(div_trunc, float, truncf(a / b))

@@ -26,6 +26,16 @@ class BinaryMathOp(BinaryOp):
 
 
 class ExtremumOp(BinaryMathOp):
+    float_only = False           # integers too (no gradient); kernels <name>_i64_forward*
+
+    def __init__(self):
+        super().__init__()
+        self.kernels += tuple(f"{self.name}_i64_forward{v}" for v in ("", "_sa", "_sb"))
+
+    def gpu_kernel_prefix(self, gpu, a, b):
+        if a.dtype == b.dtype == dtypes.int64:
+            return f"{self.name}_i64"
+        return super().gpu_kernel_prefix(gpu, a, b)
 
     def local_grads(self, g, a, b, out, needs):
         # PyTorch: grad / 2 to each where a == b, else all of it to the larger (smaller)

@@ -92,6 +92,9 @@ def test_maximum_minimum_split_the_gradient_on_ties_and_propagate_nan(device):
     with_nan = tg.tensor([nan, 1.0], device=device)
     np.testing.assert_array_equal(tg.maximum(with_nan, tg.tensor([1.0, nan], device=device)).numpy(), [nan, nan])
     np.testing.assert_array_equal(tg.minimum(tg.tensor([1.0, 5.0], device=device), 2.0).numpy(), [1.0, 2.0])
+    ints = tg.maximum(tg.tensor([[1], [-5]], device=device), tg.tensor([0, 3], device=device))
+    assert ints.dtype == tg.int64 and ints.tolist() == [[1, 3], [0, 3]]
+    assert tg.minimum(tg.tensor([4, -2], device=device), 1).tolist() == [1, -2]
 
 
 def test_copysign_takes_the_sign_of_zero_and_its_gradient(device):
