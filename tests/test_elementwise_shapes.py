@@ -3,6 +3,8 @@ launch may happen, and nothing may crash), 0-d tensors, and sizes beyond one gri
 (grid-stride loops, with the grid capped at 2 blocks), on emu against cpu."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
 
 import tinygrad_cu as tg
 from tinygrad_cu.autograd import apply
@@ -80,3 +82,20 @@ def test_integer_division_beyond_one_grid(monkeypatch):
     a = np.arange(-1500, 1500, dtype=np.int64)
     got = (tg.tensor(a, device="emu") // tg.tensor([7, -3], device="emu").reshape(2, 1)).numpy()
     np.testing.assert_array_equal(got, a // np.array([[7], [-3]]))      # Python's floor division
+
+
+@settings(max_examples=15, deadline=None)
+@given(hnp.mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=4, max_side=6),
+       st.sampled_from(["where", "lerp", "maximum", "copysign"]))
+def test_random_broadcasts_on_emu_match_cpu(shapes, name):
+    """Three-way (and two-way) broadcasting with dims the host merges or keeps apart."""
+    device_or_skip("emu")
+    rng = np.random.default_rng(sum(map(len, shapes.input_shapes)))
+    shapes = shapes.input_shapes[:REGISTRY[name].n_inputs]
+    arrays, attrs = inputs(name, shapes, rng)
+    want, want_grads = run("cpu", name, arrays, attrs)
+    got, got_grads = run("emu", name, arrays, attrs)
+    np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-5)
+    for g, w in zip(got_grads, want_grads):
+        if w is not None:
+            np.testing.assert_allclose(g, w, rtol=2e-4, atol=2e-5)
