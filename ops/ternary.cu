@@ -78,7 +78,10 @@ __device__ __forceinline__ void offsets3(const Broadcast3& geo, int i, int (&off
 
 // where: a = cond (bool), b = x, c = y
 TERNARY_FORWARD(where, bool, float, float, float, a ? b : c)
-TERNARY_FORWARD(where_i64, bool, long long, long long, long long, a ? b : c)
+TERNARY_FORWARD(where_i64, bool, long long, long long, long long, a ? b : c)   // labels, indices
+TERNARY_FORWARD(where_i32, bool, int, int, int, a ? b : c)
+TERNARY_FORWARD(where_u8, bool, unsigned char, unsigned char, unsigned char, a ? b : c)
+TERNARY_FORWARD(where_b8, bool, bool, bool, bool, a ? b : c)
 TERNARY_BACKWARD(where, 1, bool, a ? g : 0.f)
 TERNARY_BACKWARD(where, 2, bool, a ? 0.f : g)
 

@@ -77,7 +77,11 @@ class Where(TernaryOp):
     """cond ? x : y, with cond a bool tensor."""
     name = "where"
     float_only = False
-    kernels = ("where_forward", "where_i64_forward", "where_backward_1", "where_backward_2")
+    # the GPU kernel per dtype of x and y (a selection moves elements of any GPU dtype)
+    FORWARD_KERNELS = {dtypes.float32: "where_forward", dtypes.int64: "where_i64_forward",
+                       dtypes.int32: "where_i32_forward", dtypes.uint8: "where_u8_forward",
+                       dtypes.bool_: "where_b8_forward"}
+    kernels = tuple(FORWARD_KERNELS.values()) + ("where_backward_1", "where_backward_2")
 
     def infer(self, cond, x, y):
         if cond.dtype != dtypes.bool_:
@@ -95,12 +99,12 @@ class Where(TernaryOp):
                 np.where(cond, zero, grad) if needs[2] else None)
 
     def gpu_out_dtype(self, gpu, cond, x, y):
-        if x.dtype != dtypes.int64:
-            gpu.require_dtype(self.name, x, y)
+        if x.dtype not in self.FORWARD_KERNELS:
+            gpu.require_dtype(self.name, x, y)          # the TypeError naming op, device and dtype
         return x.dtype
 
     def forward_kernel(self, dtype):
-        return "where_i64_forward" if dtype == dtypes.int64 else "where_forward"
+        return self.FORWARD_KERNELS[dtype]
 
 
 @register

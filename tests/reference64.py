@@ -51,7 +51,7 @@ UNARY.update({
     "mish": lambda x: x * np.tanh(np.log(1.0 + np.exp(x))),
     "sin": np.sin, "cos": np.cos, "tan": lambda x: np.sin(x) / np.cos(x),
     "exp2": lambda x: 2.0 ** x, "log2": lambda x: np.log(x) / np.log(2.0),
-    "log1p": lambda x: np.log(1.0 + x) if np.all(np.abs(x) > 1e-4) else np.log1p(x),
+    "log1p": lambda x: np.log(1.0 + x),
     "expm1": lambda x: np.exp(x) - 1.0,
     "rsqrt": lambda x: 1.0 / np.sqrt(x), "reciprocal": lambda x: 1.0 / x, "square": lambda x: x * x,
     "floor": np.floor, "ceil": np.ceil, "trunc": lambda x: np.sign(x) * np.floor(np.abs(x)),

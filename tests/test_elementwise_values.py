@@ -179,6 +179,10 @@ def test_where_broadcasts_and_sends_the_gradient_to_the_chosen_side(device):
     labels = tg.tensor([3, 4], device=device)                       # int64 is kept
     picked = tg.where(tg.tensor([True, False], device=device), labels, -1)
     assert picked.dtype == tg.int64 and picked.tolist() == [3, -1]
+    for dtype in (tg.int32, tg.uint8, tg.bool_):                     # every GPU dtype selects
+        a, b = tg.tensor([1, 0], dtype=dtype, device=device), tg.tensor([0, 1], dtype=dtype, device=device)
+        chosen = tg.where(tg.tensor([[True], [False]], device=device), a, b)
+        assert chosen.dtype == dtype and chosen.tolist() == [[1, 0], [0, 1]]
     with pytest.raises(TypeError, match="where: the condition must be a bool"):
         tg.where(tg.tensor([1.0, 0.0], device=device), x[:2], x[:2])
 
