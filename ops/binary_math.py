@@ -13,7 +13,7 @@ import numpy as np
 from tinygrad_cu import dtypes
 from tinygrad_cu.op import Domain, broadcast_shapes, register
 
-from .binary import BinaryOp, broadcast_geometry, launch_config
+from .binary import BinaryOp, broadcast_geometry, gpu_sum_to_shape, launch_config
 
 
 class BinaryMathOp(BinaryOp):
@@ -74,10 +74,12 @@ class Copysign(BinaryMathOp):
             ga = np.where(a == 0, 0, g * (np.copysign(a, b) / a)) if needs[0] else None   # PyTorch: grad * out / a
         return ga, (np.zeros_like(g) if needs[1] else None)
 
-    def gpu_local_grad(self, gpu, ctx, grad, which):
-        if which == "b":                     # d/db = 0: no kernel, a zero fill
-            return gpu.zeros(grad.shape, grad.dtype)
-        return super().gpu_local_grad(gpu, ctx, grad, which)
+    def gpu_backward(self, gpu, ctx, grad):
+        (need_a, need_b), (meta_a, meta_b) = ctx.needs_input_grad, ctx.input_metas
+        # a: copysign_backward_a at the output shape (a new buffer), summed to a's shape;
+        # b: d/db = 0, one fill at b's own shape (no kernel, nothing to sum)
+        ga = gpu_sum_to_shape(gpu, self.gpu_local_grad(gpu, ctx, grad, "a"), meta_a.shape) if need_a else None
+        return ga, (gpu.zeros(meta_b.shape, grad.dtype) if need_b else None)
 
 
 def integer_division_by_zero(details):
