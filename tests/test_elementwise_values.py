@@ -144,6 +144,8 @@ def test_roundings_halves_to_even_and_zero_gradient(device):
     np.testing.assert_array_equal(tg.trunc(x).numpy(), [-1, -0.0, 0, 1])
     np.testing.assert_allclose(tg.round(tg.tensor([1.2345, -2.5551], device=device), decimals=2).numpy(),
                                [1.23, -2.56], rtol=1e-6)
+    np.testing.assert_allclose(round(tg.tensor([1.2345], device=device), 1).numpy(), [1.2], rtol=1e-6)
+    assert round(tg.tensor([2.5], device=device)).tolist() == [2.0]
 
 
 def test_float_tests_and_logical_ops(device):

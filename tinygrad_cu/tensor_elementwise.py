@@ -90,6 +90,9 @@ class ElementwiseMixin:
         scale = 10.0 ** int(decimals)
         return apply("round", self * scale) / scale
 
+    def __round__(self, ndigits=None):          # Python's round(t), as for torch tensors
+        return self.round(decimals=ndigits or 0)
+
     fix = trunc
 
     # --- tests with bool results --------------------------------------------------------
