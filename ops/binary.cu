@@ -39,53 +39,7 @@
 // the input was broadcast, the host then reduces that full-shaped gradient with
 // sum_to_shape, in a fixed order per thread: deterministic, no atomics.
 
-#define MAX_DIMS 6   // must match MAX_DIMS in ops/binary.py
-
-#define GRID_STRIDE_LOOP(i, n) \
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += blockDim.x * gridDim.x)
-
-// MAX_DIMS scalar parameters p0..p5, and the braced list {p0, ..., p5} that gathers them.
-#define DIMS_PARAMS(p) int p##0, int p##1, int p##2, int p##3, int p##4, int p##5
-#define DIMS_LIST(p) {p##0, p##1, p##2, p##3, p##4, p##5}
-
-// One merged shape and, per operand, its strides in elements along each dim.
-struct Broadcast {
-    int shape[MAX_DIMS];
-    int a_stride[MAX_DIMS];
-    int b_stride[MAX_DIMS];
-};
-
-// Offsets of output element i in a and b: coordinates are peeled off innermost dim
-// first; slot 0, the outermost dim, takes what is left (no division needed there).
-__device__ __forceinline__ void broadcast_offsets(const Broadcast& geo, int i, int& ia, int& ib) {
-    ia = 0;
-    ib = 0;
-#pragma unroll
-    for (int d = MAX_DIMS - 1; d > 0; --d) {
-        if (geo.shape[d] != 1) {          // unused slot: size 1, skipped
-            const int coord = i % geo.shape[d];
-            i /= geo.shape[d];
-            ia += coord * geo.a_stride[d];
-            ib += coord * geo.b_stride[d];
-        }
-    }
-    ia += i * geo.a_stride[0];
-    ib += i * geo.b_stride[0];
-}
-
-// The same for one operand: the offset of element i of `shape` given `stride`.
-__device__ __forceinline__ int strided_offset(const int (&shape)[MAX_DIMS],
-                                              const int (&stride)[MAX_DIMS], int i) {
-    int offset = 0;
-#pragma unroll
-    for (int d = MAX_DIMS - 1; d > 0; --d) {
-        if (shape[d] != 1) {
-            offset += (i % shape[d]) * stride[d];
-            i /= shape[d];
-        }
-    }
-    return offset + i * stride[0];
-}
+#include "broadcast.cuh"   // MAX_DIMS, Broadcast, BINARY_FORWARD_T, BINARY_BACKWARD, ...
 
 // ---------------------------------------------------------------- sum_to_shape
 // out[o] = sum of grad over every position that element o of the small shape was
@@ -108,41 +62,7 @@ __global__ void sum_to_shape(const float* __restrict__ grad, float* __restrict__
 }
 
 // ---------------------------------------------------------------- forward kernels
-// BINARY_FORWARD(name, output type, expression of a and b) defines
-//   name_forward   (const float* A, const float* B, out_t* out, int n, <geometry>)
-//   name_forward_sa(const float* A, const float* B, out_t* out, int n)  A has one element
-//   name_forward_sb(const float* A, const float* B, out_t* out, int n)  B has one element
-#define BINARY_FORWARD_T(name, in_t, out_t, expr)                                                   \
-    __global__ void name##_forward(const in_t* __restrict__ A, const in_t* __restrict__ B, \
-                                   out_t* __restrict__ out, int n, DIMS_PARAMS(shape),       \
-                                   DIMS_PARAMS(a_stride), DIMS_PARAMS(b_stride)) {           \
-        const Broadcast geo = {DIMS_LIST(shape), DIMS_LIST(a_stride), DIMS_LIST(b_stride)};  \
-        GRID_STRIDE_LOOP(i, n) {                                                             \
-            int ia, ib;                                                                      \
-            broadcast_offsets(geo, i, ia, ib);                                               \
-            const in_t a = A[ia], b = B[ib];                                                \
-            out[i] = (expr);                                                                 \
-        }                                                                                    \
-    }                                                                                        \
-    __global__ void name##_forward_sa(const in_t* __restrict__ A, const in_t* __restrict__ B, \
-                                      out_t* __restrict__ out, int n) {                      \
-        const in_t a = *A;                      /* one load per thread, then a register */  \
-        GRID_STRIDE_LOOP(i, n) {                                                             \
-            const in_t b = B[i];                                                            \
-            out[i] = (expr);                                                                 \
-        }                                                                                    \
-    }                                                                                        \
-    __global__ void name##_forward_sb(const in_t* __restrict__ A, const in_t* __restrict__ B, \
-                                      out_t* __restrict__ out, int n) {                      \
-        const in_t b = *B;                                                                  \
-        GRID_STRIDE_LOOP(i, n) {                                                             \
-            const in_t a = A[i];                                                            \
-            out[i] = (expr);                                                                 \
-        }                                                                                    \
-    }
-
-#define BINARY_FORWARD(name, out_t, expr) BINARY_FORWARD_T(name, float, out_t, expr)
-
+// (BINARY_FORWARD_T / BINARY_FORWARD: ops/broadcast.cuh)
 BINARY_FORWARD(add, float, a + b)
 BINARY_FORWARD(sub, float, a - b)
 BINARY_FORWARD(mul, float, a * b)
@@ -168,28 +88,7 @@ BINARY_FORWARD_T(gt_i64, long long, bool, a > b)
 BINARY_FORWARD_T(ge_i64, long long, bool, a >= b)
 
 // ---------------------------------------------------------------- backward kernels
-// BINARY_BACKWARD(name, input, expression of g = grad[i], a and b) defines
-//   name_backward_<input>(const float* grad, const float* A, const float* B, float* d,
-//                         int n, <geometry>)
-// writing one input's gradient at the OUTPUT shape (summed down by sum_to_shape).
-// A one-element operand is just a broadcast with all strides 0 (one merged dim: no
-// division), so the backward needs no scalar variants.
-#define BINARY_BACKWARD(name, input, expr)                                                  \
-    __global__ void name##_backward_##input(                                                 \
-        const float* __restrict__ grad, const float* __restrict__ A,                         \
-        const float* __restrict__ B, float* __restrict__ d, int n, DIMS_PARAMS(shape),       \
-        DIMS_PARAMS(a_stride), DIMS_PARAMS(b_stride)) {                                      \
-        const Broadcast geo = {DIMS_LIST(shape), DIMS_LIST(a_stride), DIMS_LIST(b_stride)};  \
-        GRID_STRIDE_LOOP(i, n) {                                                             \
-            int ia, ib;                                                                      \
-            broadcast_offsets(geo, i, ia, ib);                                               \
-            [[maybe_unused]] const float a = A[ia];  /* each expression uses a, b or both */ \
-            [[maybe_unused]] const float b = B[ib];                                          \
-            const float g = grad[i];                                                         \
-            d[i] = (expr);                                                                   \
-        }                                                                                    \
-    }
-
+// (BINARY_BACKWARD: ops/broadcast.cuh)
 // add: both gradients are grad itself (no kernel); sub: a's is grad, b's is -grad.
 __global__ void sub_backward_b(const float* __restrict__ grad, float* __restrict__ d, int n) {
     GRID_STRIDE_LOOP(i, n) d[i] = -grad[i];
@@ -199,5 +98,6 @@ BINARY_BACKWARD(mul, b, g * a)
 BINARY_BACKWARD(div, a, g / b)
 BINARY_BACKWARD(div, b, -g * a / (b * b))
 BINARY_BACKWARD(pow, a, b == 0.f ? 0.f : g * b * powf(a, b - 1.f))   // 0 at b == 0, even for a == 0
-// d(a^b)/db = a^b log a, taken as 0 where a == 0 (the limit for b > 0), as the reference
-BINARY_BACKWARD(pow, b, g * powf(a, b) * logf(a == 0.f ? 1.f : a))
+// d(a^b)/db = a^b log a, as PyTorch: 0 where a == 0 and b >= 0 (the limit), else the
+// formula: -inf for a == 0 and b < 0 (inf * log 0), NaN for a negative base
+BINARY_BACKWARD(pow, b, (a == 0.f && b >= 0.f) ? 0.f : g * powf(a, b) * logf(a))

@@ -112,6 +112,7 @@ def gpu_sum_to_shape(gpu, grad, shape):
 class BinaryOp(Op):
     n_inputs = 2
     saves = ("inputs",)
+    source = SOURCE            # families built on this pattern (binary_math, logical) set theirs
 
     def __init__(self):
         forward = tuple(f"{self.name}_forward{v}" for v in ("", "_sa", "_sb"))
@@ -161,11 +162,11 @@ class BinaryOp(Op):
             return out
         grid, block = launch_config(gpu, n)
         if b.size == 1:      # then a has the output's layout (a scalar cannot enlarge it)
-            gpu.launch(SOURCE, f"{kernel}_forward_sb", grid, block, a, b, out, np.int32(n))
+            gpu.launch(self.source, f"{kernel}_forward_sb", grid, block, a, b, out, np.int32(n))
         elif a.size == 1:
-            gpu.launch(SOURCE, f"{kernel}_forward_sa", grid, block, a, b, out, np.int32(n))
+            gpu.launch(self.source, f"{kernel}_forward_sa", grid, block, a, b, out, np.int32(n))
         else:
-            gpu.launch(SOURCE, f"{kernel}_forward", grid, block, a, b, out, np.int32(n),
+            gpu.launch(self.source, f"{kernel}_forward", grid, block, a, b, out, np.int32(n),
                        *broadcast_geometry(self.name, out.shape, a.shape, b.shape))
         return out
 
@@ -190,7 +191,7 @@ class BinaryOp(Op):
         d = gpu.empty(grad.shape, grad.dtype)
         if d.size:
             grid, block = launch_config(gpu, d.size)
-            gpu.launch(SOURCE, f"{self.name}_backward_{which}", grid, block, grad, a, b, d,
+            gpu.launch(self.source, f"{self.name}_backward_{which}", grid, block, grad, a, b, d,
                        np.int32(d.size), *broadcast_geometry(self.name, grad.shape, a.shape, b.shape))
         return d
 
@@ -255,7 +256,8 @@ class Div(BinaryOp):
 
 @register
 class Pow(BinaryOp):
-    """a ** b. d/db = a^b log a is taken as 0 where a == 0 (the limit for b > 0)."""
+    """a ** b. d/db = a^b log a, as PyTorch: 0 where a == 0 and b >= 0 (the limit),
+    -inf where a == 0 and b < 0 (inf * log 0), NaN for a negative base (log a)."""
     name = "pow"
     domain = Domain(0.5, 2)
 
@@ -267,7 +269,7 @@ class Pow(BinaryOp):
         with np.errstate(divide="ignore", invalid="ignore"):
             # b a^(b-1) is taken as 0 where b == 0 (0 ** 0 would give 0 * inf), as PyTorch
             ga = np.where(b == 0, 0, g * b * np.power(a, b - 1)) if needs[0] else None
-            gb = g * np.power(a, b) * np.log(np.where(a == 0, 1, a)) if needs[1] else None
+            gb = np.where((a == 0) & (b >= 0), 0, g * np.power(a, b) * np.log(a)) if needs[1] else None
         return ga, gb
 
 

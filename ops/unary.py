@@ -23,6 +23,7 @@ def launch_config(gpu, n, family="unary"):
 
 class UnaryOp(Op):
     saves = ("inputs",)
+    source = SOURCE            # families built on this pattern (activation, unary_math) set theirs
 
     def __init__(self):
         self.kernels = (f"{self.name}_forward", f"{self.name}_backward")
@@ -47,7 +48,7 @@ class UnaryOp(Op):
         y = gpu.empty(x.shape, x.dtype)
         if y.size:
             grid, block = launch_config(gpu, y.size)
-            gpu.launch(SOURCE, self.kernels[0], grid, block, x, y, np.int32(y.size),
+            gpu.launch(self.source, self.kernel_pair(**attrs)[0], grid, block, x, y, np.int32(y.size),
                        *self.scalar_args(**attrs))
         return y
 
@@ -59,12 +60,16 @@ class UnaryOp(Op):
         dx = gpu.empty(grad.shape, grad.dtype)
         if dx.size:
             grid, block = launch_config(gpu, dx.size)
-            gpu.launch(SOURCE, self.kernels[1], grid, block, grad, saved, dx, np.int32(dx.size),
+            gpu.launch(self.source, self.kernel_pair(**attrs)[1], grid, block, grad, saved, dx, np.int32(dx.size),
                        *self.scalar_args(**attrs))
         return (dx,)
 
     def scalar_args(self, **attrs):
         return ()
+
+    def kernel_pair(self, **attrs):
+        """(forward, backward) kernel names for these attrs (gelu picks its variant)."""
+        return self.kernels
 
 
 @register

@@ -31,10 +31,12 @@ def cases_for(name, rng, dtype=np.float64):
     op = REGISTRY[name]
     v = lambda *shape: values(rng, op, shape, dtype)
     family = type(op).__module__.rsplit(".", 1)[-1]
-    if family == "unary":
+    if family in ("unary", "activation", "unary_math"):
         return [([v(*s)], a) for s in UNARY_SHAPES for a in _attrs(op)]
     if family == "binary":
         return [([v(*sa), v(*sb)], {}) for sa, sb in BINARY_SHAPES]
+    if family in ("binary_math", "logical", "ternary"):
+        return elementwise_cases(name, rng, v, dtype)
     if family == "reduce":
         shapes = [(3, 4, 5), (1, 7), (2, 33)]
         return [([v(*s)], a) for s in shapes for a in _attrs(op)]
@@ -117,4 +119,37 @@ def cases_for(name, rng, dtype=np.float64):
         return [([v(2, 3, 8, 9)], a) for a in _attrs(op)]
     if family in ("gather", "scatter", "rearrange"):      # issue 11: tests/op_cases_movement.py
         return movement_cases(name, v, rng)
+    return None
+
+
+# --- issue 11's elementwise families (ops/binary_math.py, logical.py, ternary.py) ----------
+TERNARY_SHAPES = [((3, 5), (3, 5), (3, 5)), ((3, 1), (1, 5), ()), ((2, 1, 4), (3, 1), (4,)), ((), (2, 3), (1, 3))]
+
+
+def elementwise_cases(name, rng, v, dtype):
+    if name in ("maximum", "minimum"):
+        x = v(3, 5)      # plus exact ties, where the gradient is split in halves
+        return [([v(*sa), v(*sb)], {}) for sa, sb in BINARY_SHAPES] + [([x, x.copy()], {})]
+    if name == "copysign":
+        return [([v(*sa), v(*sb)], {}) for sa, sb in BINARY_SHAPES]
+    if name in ("div_floor", "div_trunc"):
+        # divisors kept away from 0, where the quotient's jumps crowd together
+        divisor = lambda *s: np.asarray(rng.uniform(0.5, 2, s) * rng.choice([-1, 1], s), dtype=dtype)
+        return [([v(*sa), divisor(*sb)], {}) for sa, sb in BINARY_SHAPES]
+    if name in ("isnan", "isinf", "isfinite"):
+        special = v(2, 7)
+        special[0, :4] = [np.nan, np.inf, -np.inf, 0.0]
+        return [([v(*s)], {}) for s in UNARY_SHAPES[:3]] + [([special], {})]
+    with_zeros = lambda *s: np.where(rng.random(s) < 0.3, 0, v(*s)).astype(dtype)
+    as_bool = lambda *s: rng.random(s) < 0.5
+    if name == "logical_not":
+        return [([with_zeros(*s)], {}) for s in UNARY_SHAPES] + [([as_bool(3, 4)], {})]
+    if name.startswith("logical_"):
+        return [([with_zeros(*sa), with_zeros(*sb)], {}) for sa, sb in BINARY_SHAPES] + \
+               [([as_bool(3, 1), as_bool(1, 4)], {}), ([as_bool(), as_bool(5)], {})]
+    if name == "where":
+        return [([as_bool(*sc), v(*sx), v(*sy)], {}) for sc, sx, sy in TERNARY_SHAPES]
+    if name == "lerp":
+        weight = lambda *s: np.asarray(rng.uniform(-0.5, 1.5, s), dtype=dtype)
+        return [([v(*sa), v(*sb), weight(*sw)], {}) for sa, sb, sw in TERNARY_SHAPES]
     return None

@@ -1,7 +1,11 @@
-"""Tensor factories with PyTorch's names, and the global random seed.
+"""Tensor factories with PyTorch's names and signatures, and the global random seed.
 
-Random tensors are drawn by numpy's Generator on the host and then copied to the
-device, so the same seed gives the same numbers on cpu, emu and cuda.
+Constant tensors (zeros, ones, full, *_like) are filled on the device itself: a memset
+or one launch of the `fill` kernel on emu/cuda, nothing uploaded; `empty` only
+allocates (on cpu, where numpy owns memory, it is zero-filled). Random tensors are
+drawn by numpy's Generator on the host and then copied to the device, so the same seed
+gives the same numbers on cpu, emu and cuda; `linspace`, `arange` and `eye` are
+computed on the host and uploaded too (no kernel makes them).
 """
 import numpy as np
 
@@ -35,24 +39,67 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def zeros(*shape, dtype=None, device=None, requires_grad=False):
-    """Zeros made on the device itself (a memset on emu/cuda), never via a host array."""
-    dtype = dtypes.as_dtype(dtype) or dtypes.float32
+def _filled(shape, value, dtype, device, requires_grad):
+    """A tensor of `shape` filled with `value`, made on the device (no host array)."""
     dev = get_device(device)
-    t = Tensor._from_buffer(dev.zeros(_shape(shape), dtype), dev)
+    t = Tensor._from_buffer(dev.full(shape, value, dtype), dev)
     return t.requires_grad_(True) if requires_grad else t
 
 
+def zeros(*shape, dtype=None, device=None, requires_grad=False):
+    """Zeros made on the device itself (a memset on emu/cuda), never via a host array."""
+    return _filled(_shape(shape), 0, dtypes.as_dtype(dtype) or dtypes.float32, device, requires_grad)
+
+
 def ones(*shape, dtype=None, device=None, requires_grad=False):
-    dtype = dtypes.as_dtype(dtype) or dtypes.float32
-    return _make(np.ones(_shape(shape), dtype), dtype, device, requires_grad)
+    return _filled(_shape(shape), 1, dtypes.as_dtype(dtype) or dtypes.float32, device, requires_grad)
+
+
+def _fill_dtype(fill_value):
+    """torch.full's dtype for a Python fill value: bool, int64 or float32."""
+    return dtypes.infer_dtype(np.asarray(fill_value))
 
 
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    if dtype is None:
-        dtype = dtypes.infer_dtype(np.asarray(fill_value))
-    return _make(np.full(shape, fill_value), dtype, device, requires_grad)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    dtype = dtypes.as_dtype(dtype) or _fill_dtype(fill_value)
+    return _filled(tuple(int(s) for s in shape), fill_value, dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor: on emu/cuda only an allocation (its contents are whatever
+    the memory held, as torch.empty); on cpu zeros, numpy's allocation."""
+    dtype = dtypes.as_dtype(dtype) or dtypes.float32
+    dev = get_device(device)
+    shape = _shape(size)
+    buf = dev.empty(shape, dtype) if hasattr(dev, "empty") else dev.full(shape, 0, dtype)
+    t = Tensor._from_buffer(buf, dev)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    """`steps` evenly spaced values from start to end, both included. As PyTorch, the
+    first half counts up from start and the second half down from end, so both ends
+    are exact; an integer dtype truncates."""
+    steps = int(steps)
+    if steps < 0:
+        raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
+    i = np.arange(steps, dtype=np.float64)
+    step = (end - start) / (steps - 1) if steps > 1 else 0.0
+    values = np.where(i < steps // 2, start + i * step, end - (steps - 1 - i) * step)
+    if steps == 1:
+        values = np.array([start], np.float64)
+    return Tensor(values, dtype=dtypes.as_dtype(dtype) or dtypes.float32, device=device,
+                  requires_grad=requires_grad)
+
+
+def from_numpy(array):
+    """A tensor with the array's values AND dtype (float64 stays float64, unlike tensor()).
+    Unlike torch.from_numpy it shares no memory: the data is copied, so the tensor's later
+    updates never reach the array and the array's never reach the tensor."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray, got {type(array).__name__}")
+    return Tensor(array, dtype=dtypes.as_dtype(array.dtype))
 
 
 def _float_dtype(dtype):
@@ -74,8 +121,20 @@ def randn(*shape, dtype=None, device=None, requires_grad=False):
     return _make(rng().standard_normal(_shape(shape), dtype=dtype), dtype, device, requires_grad)
 
 
-def randint(low, high, size, dtype=None, device=None):
-    return Tensor(rng().integers(low, high, size=size), dtype=dtype or dtypes.int64, device=device)
+def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad=False):
+    """Integers uniform on [low, high): randint(high, size) or randint(low, high, size),
+    int64 unless dtype says otherwise, as torch.randint."""
+    if size is None:                         # randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None:                       # randint(high, size=...)
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint: missing the size argument, e.g. randint(0, 10, (3,))")
+    if not low < high:
+        raise ValueError(f"randint: low must be less than high, got low={low}, high={high}")
+    size = (int(size),) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
+    return Tensor(rng().integers(low, high, size=size), dtype=dtypes.as_dtype(dtype) or dtypes.int64,
+                  device=device, requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
@@ -91,9 +150,37 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     return _make(np.eye(n, m), dtype, device, requires_grad)
 
 
-def zeros_like(t, dtype=None, device=None, requires_grad=False):
-    return zeros(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+# --- *_like: input's shape, and its dtype and device unless given ---------------------------
+def _like(t, dtype, device):
+    return t.shape, dtypes.as_dtype(dtype) or t.dtype, device or t.device
 
 
-def ones_like(t, dtype=None, device=None, requires_grad=False):
-    return ones(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False):
+    shape, dtype, device = _like(input, dtype, device)
+    return _filled(shape, 0, dtype, device, requires_grad)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False):
+    shape, dtype, device = _like(input, dtype, device)
+    return _filled(shape, 1, dtype, device, requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):
+    """input's dtype unless given (full_like(int_tensor, 2.7) is 2, as PyTorch)."""
+    shape, dtype, device = _like(input, dtype, device)
+    return _filled(shape, fill_value, dtype, device, requires_grad)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False):
+    shape, dtype, device = _like(input, dtype, device)
+    return empty(shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def rand_like(input, *, dtype=None, device=None, requires_grad=False):
+    shape, dtype, device = _like(input, dtype, device)
+    return rand(shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, device=None, requires_grad=False):
+    shape, dtype, device = _like(input, dtype, device)
+    return randn(shape, dtype=dtype, device=device, requires_grad=requires_grad)

@@ -14,6 +14,7 @@ from .device.recording import state as recording
 from .op import REGISTRY
 from .tensor_reductions import ReductionsMixin
 from .tensor_movement import MovementMethods
+from .tensor_elementwise import ElementwiseMixin
 
 
 def _axis_args(op, axis, dim, keepdims, keepdim):
@@ -27,7 +28,7 @@ def _axis_args(op, axis, dim, keepdims, keepdim):
     return axis, bool(keepdims)
 
 
-class Tensor(ReductionsMixin, MovementMethods):
+class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
     """`Tensor(data, requires_grad=False, device=None, dtype=None)`: data is copied.
 
     Floats become float32 unless dtype says otherwise (also numpy float64 arrays, as in
@@ -234,7 +235,7 @@ class Tensor(ReductionsMixin, MovementMethods):
     def __gt__(self, o): return self._binary("gt", o)
     def __ge__(self, o): return self._binary("ge", o)
 
-    add, sub, mul, div, pow = __add__, __sub__, __mul__, __truediv__, __pow__
+    add, sub, mul, pow = __add__, __sub__, __mul__, __pow__     # div (rounding_mode=): tensor_elementwise.py
 
     def matmul(self, other):
         """Matrix product with numpy's rules: 1-D operands are promoted and the added
@@ -274,9 +275,6 @@ class Tensor(ReductionsMixin, MovementMethods):
                      max=None if max is None else float(max))
 
     clamp = clip
-
-    def square(self):
-        return self * self
 
     # --- reductions --------------------------------------------------------------
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):

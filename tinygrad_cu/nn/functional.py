@@ -18,6 +18,61 @@ def softplus(x): return x.softplus()
 def sign(x): return x.sign()
 
 
+# --- activations with their own kernels (ops/activation.cu; issue 11) ---------------------
+def _not_inplace(name, inplace):
+    if inplace:
+        raise NotImplementedError(f"{name}: inplace=True is not supported; the result is a new "
+                                  "tensor (call it with inplace=False)")
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    _not_inplace("leaky_relu", inplace)
+    return input.leaky_relu(negative_slope)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    _not_inplace("elu", inplace)
+    return input.elu(alpha)
+
+
+def gelu(input, approximate="none"):
+    return input.gelu(approximate=approximate)
+
+
+def silu(input, inplace=False):
+    _not_inplace("silu", inplace)
+    return input.silu()
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    _not_inplace("hardtanh", inplace)
+    return input.hardtanh(min_val, max_val)
+
+
+def relu6(input, inplace=False):
+    _not_inplace("relu6", inplace)
+    return input.relu6()
+
+
+def hardsigmoid(input, inplace=False):
+    _not_inplace("hardsigmoid", inplace)
+    return input.hardsigmoid()
+
+
+def hardswish(input, inplace=False):
+    _not_inplace("hardswish", inplace)
+    return input.hardswish()
+
+
+def softsign(input):
+    return input.softsign()
+
+
+def mish(input, inplace=False):
+    _not_inplace("mish", inplace)
+    return input.mish()
+
+
 def softmax(x, dim=-1):
     return apply("softmax", x, axis=dim)
 

@@ -1,0 +1,167 @@
+"""Elementwise math of one float tensor, as PyTorch's torch.sin ... torch.trunc: the
+trigonometric sin, cos, tan; exp2, log2, log1p, expm1; rsqrt, reciprocal, square; and
+the roundings floor, ceil, round (half to even, as torch.round) and trunc, whose
+gradient is 0 everywhere (PyTorch's choice at the jumps too).
+
+Same pattern as ops/unary.py (y = f(x), dx = grad * f'(x) from the saved x or y), with
+kernels in ops/unary_math.cu. Integer inputs are handled by the Tensor methods
+(tinygrad_cu/tensor_elementwise.py): roundings return them unchanged, the others
+compute in float32, as PyTorch promotes.
+"""
+import numpy as np
+
+from tinygrad_cu.op import Domain, register
+
+from .unary import UnaryOp
+
+LN2 = np.log(2.0)
+
+
+class MathOp(UnaryOp):
+    source = "unary_math.cu"
+
+    def backward(self, ctx, grad, **attrs):
+        dx = super().backward(ctx, grad, **attrs)[0]
+        return (np.asarray(dx, dtype=grad.dtype),)
+
+
+@register
+class Sin(MathOp):
+    name = "sin"
+    domain = Domain(-3, 3)
+    def forward(self, ctx, x): return np.sin(x)
+    def derivative(self, x, y): return np.cos(x)
+
+
+@register
+class Cos(MathOp):
+    name = "cos"
+    domain = Domain(-3, 3)
+    def forward(self, ctx, x): return np.cos(x)
+    def derivative(self, x, y): return -np.sin(x)
+
+
+@register
+class Tan(MathOp):
+    name = "tan"
+    saves = ("output",)
+    domain = Domain(-1.2, 1.2)
+    def forward(self, ctx, x): return np.tan(x)
+    def derivative(self, x, y): return 1 + y * y
+
+
+@register
+class Exp2(MathOp):
+    name = "exp2"
+    saves = ("output",)
+    domain = Domain(-3, 3)
+    def forward(self, ctx, x): return np.exp2(x)
+    def derivative(self, x, y): return y * LN2
+
+
+@register
+class Log2(MathOp):
+    name = "log2"
+    domain = Domain(0.1, 4)
+
+    def forward(self, ctx, x):
+        with np.errstate(divide="ignore", invalid="ignore"):   # log2(0) = -inf, log2(-1) = nan
+            return np.log2(x)
+
+    def derivative(self, x, y):
+        with np.errstate(divide="ignore"):
+            return 1 / (x * LN2)
+
+
+@register
+class Log1p(MathOp):
+    name = "log1p"
+    domain = Domain(-0.5, 3)
+
+    def forward(self, ctx, x):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log1p(x)
+
+    def derivative(self, x, y):
+        with np.errstate(divide="ignore"):
+            return 1 / (1 + x)
+
+
+@register
+class Expm1(MathOp):
+    name = "expm1"
+    saves = ("output",)
+    domain = Domain(-3, 3)
+    def forward(self, ctx, x): return np.expm1(x)
+    def derivative(self, x, y): return y + 1
+
+
+@register
+class Rsqrt(MathOp):
+    """1 / sqrt(x); d/dx = -y^3 / 2."""
+    name = "rsqrt"
+    saves = ("output",)
+    domain = Domain(0.1, 4)
+
+    def forward(self, ctx, x):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 1 / np.sqrt(x)
+
+    def derivative(self, x, y): return -0.5 * y * y * y
+
+
+@register
+class Reciprocal(MathOp):
+    """1 / x; d/dx = -y^2."""
+    name = "reciprocal"
+    saves = ("output",)
+    domain = Domain(0.5, 2)
+
+    def forward(self, ctx, x):
+        with np.errstate(divide="ignore"):
+            return np.reciprocal(x)
+
+    def derivative(self, x, y): return -y * y
+
+
+@register
+class Square(MathOp):
+    """x * x in one pass (one read, not the two of mul(x, x)); d/dx = 2x."""
+    name = "square"
+    def forward(self, ctx, x): return x * x
+    def derivative(self, x, y): return 2 * x
+
+
+class RoundingOp(MathOp):
+    """Piecewise constant: the gradient is 0 everywhere, as PyTorch's."""
+    saves = ()
+    domain = Domain(-3, 3)
+    def derivative(self, x, y): return 0.0
+
+    def backward(self, ctx, grad):
+        return (np.zeros_like(grad),)
+
+
+@register
+class Floor(RoundingOp):
+    name = "floor"
+    def forward(self, ctx, x): return np.floor(x)
+
+
+@register
+class Ceil(RoundingOp):
+    name = "ceil"
+    def forward(self, ctx, x): return np.ceil(x)
+
+
+@register
+class Round(RoundingOp):
+    """To the nearest integer, halves to even (0.5 -> 0, 1.5 -> 2), as torch.round."""
+    name = "round"
+    def forward(self, ctx, x): return np.round(x)
+
+
+@register
+class Trunc(RoundingOp):
+    name = "trunc"
+    def forward(self, ctx, x): return np.trunc(x)
