@@ -6,7 +6,7 @@
         same parameters (bit for bit)
     python tests/distributed_worker.py collectives
     python tests/distributed_worker.py raise          rank 1 raises before its backward
-    python tests/distributed_worker.py mismatch       rank 1 builds a larger model
+    python tests/distributed_worker.py mismatch       rank 1's model has another layer
 
 The data are random images (fixed seed) with random labels: the test is about the
 arithmetic of splitting a batch, not about learning digits.
@@ -21,8 +21,9 @@ import tinygrad_cu.distributed as dist
 from tinygrad_cu import nn
 
 
-def mlp(hidden=10):
-    return nn.Sequential(nn.Linear(784, hidden), nn.Sigmoid(), nn.Linear(hidden, 10))
+def mlp(extra_layer=False):
+    layers = [nn.Linear(784, 10), nn.Sigmoid(), nn.Linear(10, 10)]
+    return nn.Sequential(*layers, *([nn.Sigmoid(), nn.Linear(10, 10)] if extra_layer else []))
 
 
 def lenet5():
@@ -94,7 +95,7 @@ def raise_on_rank_1():
 
 def mismatch():
     rank, _ = dist.init()
-    dist.DistributedDataParallel(mlp(hidden=10 if rank == 0 else 12))
+    dist.DistributedDataParallel(mlp(extra_layer=rank == 1))
     print(f"rank {rank} wrapped a mismatched model", flush=True)
 
 
