@@ -1,6 +1,7 @@
 """What each rank runs in tests/test_distributed.py (under `mpiexec -n N`, or alone).
 
     python tests/distributed_worker.py train mlp|lenet5 DEVICE STEPS GLOBAL_BATCH BUCKET_MB
+        (DEVICE: cpu, emu, or emu-cuda-aware: emu through the CUDA-aware transport)
         trains with DistributedDataParallel and a DistributedSampler; rank 0 prints one
         JSON line: the global loss of every step, and whether every rank ended with the
         same parameters (bit for bit)
@@ -42,6 +43,14 @@ def dataset(model_name, n):
 
 def train(model_name, device, steps, global_batch, bucket_mb):
     rank, world = dist.init()
+    if device == "emu-cuda-aware":
+        # CudaAwareTransport's code (device pointers through __cuda_array_interface__, the
+        # synchronisation, the mul kernel's averaging) on the emulator, whose device
+        # pointers are host addresses that any MPI can read: what cuda with a
+        # CUDA-aware MPI runs, short of a GPU
+        from tinygrad_cu.distributed import collectives, transport
+        device = "emu"
+        collectives._transports[device] = transport.CudaAwareTransport(tg.get_device(device))
     # a different seed per rank: the broadcast at wrap time must make the models equal
     tg.manual_seed(100 + rank)
     net = (mlp() if model_name == "mlp" else lenet5()).to(device)

@@ -93,11 +93,13 @@ def test_two_processes_give_the_losses_of_one(mpi, model, batch, bucket_mb):
     np.testing.assert_allclose(two["losses"], one["losses"], rtol=0, atol=1e-5)
 
 
-def test_emu_stages_through_host_buffers_and_matches_cpu(mpi):
+@pytest.mark.parametrize("device", ["emu", "emu-cuda-aware"])
+def test_emu_matches_cpu_through_both_gpu_transports(mpi, device):
     """The staged path (device -> host -> MPI -> device, once per bucket) that cuda takes
-    without CUDA-aware MPI, on the emulator's kernels, against one cpu process."""
+    without CUDA-aware MPI, and the CUDA-aware path's code, on the emulator's kernels,
+    against one cpu process."""
     one = train(None, "mlp", "cpu", 4, 16, 25)
-    two = train(2, "mlp", "emu", 4, 16, 0.01)
+    two = train(2, "mlp", device, 4, 16, 0.01)
     np.testing.assert_allclose(two["losses"], one["losses"], rtol=0, atol=1e-5)
 
 

@@ -142,7 +142,8 @@ class StagedTransport(_GPUSlices):
         host = self._staging.get(key)
         if host is None:
             pagelocked = getattr(self.device.driver, "pagelocked_empty", None)   # PyCUDA's
-            host = pagelocked((n,), dtype) if pagelocked is not None else np.empty(n, dtype)
+            # (one element at least: a zero-byte page-locked allocation fails in CUDA)
+            host = pagelocked((max(n, 1),), dtype)[:n] if pagelocked is not None else np.empty(n, dtype)
             self._staging[key] = host
         return host
 
