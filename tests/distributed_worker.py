@@ -2,6 +2,8 @@
 
     python tests/distributed_worker.py train mlp|lenet5 DEVICE STEPS GLOBAL_BATCH BUCKET_MB
         (DEVICE: cpu, emu, or emu-cuda-aware: emu through the CUDA-aware transport)
+    python tests/distributed_worker.py train ... BUCKET_MB 2
+        the same, each local batch as 2 micro-batches, the first under no_sync()
         trains with DistributedDataParallel and a DistributedSampler; rank 0 prints one
         JSON line: the global loss of every step, and whether every rank ended with the
         same parameters (bit for bit)
@@ -41,7 +43,7 @@ def dataset(model_name, n):
                                  rng.integers(0, 10, n).astype(np.int64))
 
 
-def train(model_name, device, steps, global_batch, bucket_mb):
+def train(model_name, device, steps, global_batch, bucket_mb, micro_batches=1):
     rank, world = dist.init()
     if device == "emu-cuda-aware":
         # CudaAwareTransport's code (device pointers through __cuda_array_interface__, the
@@ -59,18 +61,29 @@ def train(model_name, device, steps, global_batch, bucket_mb):
     sampler = dist.DistributedSampler(data, seed=7)
     loader = tg.data.DataLoader(data, batch_size=global_batch // world, sampler=sampler, device=device)
     opt = tg.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-    loss_fn, losses = nn.CrossEntropyLoss(), []
+    loss_fn, losses, reductions = nn.CrossEntropyLoss(), [], []
+    reduce_gradients = model.reduce_gradients
+    model.reduce_gradients = lambda: (reductions.append(1), reduce_gradients())   # counted
     for x, y in loader:
         opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
+        if micro_batches == 1:
+            loss = loss_fn(model(x), y)
+            loss.backward()
+        else:                  # gradient accumulation: only the last backward communicates
+            half = len(y) // 2
+            with model.no_sync():
+                first = loss_fn(model(x[:half]), y[:half]) * 0.5
+                first.backward()
+            loss = loss_fn(model(x[half:]), y[half:]) * 0.5
+            loss.backward()
+            loss = loss + first.detach()
         opt.step()
         losses.append(dist.all_reduce(loss.detach(), op="avg").item())
     flat = np.concatenate([p.numpy().ravel() for p in net.parameters()])
     same = all(np.array_equal(flat, other) for other in dist.comm().allgather(flat))
     if dist.is_main():
         print(json.dumps({"world": world, "losses": losses, "same_parameters": same,
-                          "buckets": len(model.buckets)}))
+                          "buckets": len(model.buckets), "reductions": len(reductions)}))
 
 
 def collectives():
@@ -112,6 +125,6 @@ if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "train":
         name, device, steps, batch, bucket = sys.argv[2:7]
-        train(name, device, int(steps), int(batch), float(bucket))
+        train(name, device, int(steps), int(batch), float(bucket), *map(int, sys.argv[7:8]))
     else:
         {"collectives": collectives, "raise": raise_on_rank_1, "mismatch": mismatch}[mode]()

@@ -73,9 +73,9 @@ def mpi():
     mpi_launch.require_mpi()
 
 
-def train(n, model, device, steps, batch, bucket_mb):
-    rc, out, err, _ = mpi_launch.run(n, [WORKER, "train", model, device, str(steps), str(batch), str(bucket_mb)],
-                                     timeout=240)
+def train(n, model, device, steps, batch, bucket_mb, *extra):
+    rc, out, err, _ = mpi_launch.run(n, [WORKER, "train", model, device, str(steps), str(batch), str(bucket_mb),
+                                         *extra], timeout=240)
     assert rc == 0, out + err
     result = json.loads(out.strip().splitlines()[-1])
     assert result["world"] == (n or 1) and result["same_parameters"], result
@@ -90,6 +90,15 @@ def test_two_processes_give_the_losses_of_one(mpi, model, batch, bucket_mb):
     two = train(2, model, "cpu", 20, batch, bucket_mb)
     assert two["buckets"] > 1
     print(model, "1 process:", one["losses"][-3:], "2 processes:", two["losses"][-3:])
+    np.testing.assert_allclose(two["losses"], one["losses"], rtol=0, atol=1e-5)
+
+
+def test_no_sync_accumulates_and_the_next_backward_reduces_the_sum(mpi):
+    """Each rank's 16 images as two micro-batches of 8, the first backward under
+    no_sync(): the same steps as one process on the 32-image global batch."""
+    one = train(None, "mlp", "cpu", 5, 32, 25)
+    two = train(2, "mlp", "cpu", 5, 32, 25, "2")
+    assert one["reductions"] == two["reductions"] == 5         # once per step, not per backward
     np.testing.assert_allclose(two["losses"], one["losses"], rtol=0, atol=1e-5)
 
 

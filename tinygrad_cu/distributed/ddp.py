@@ -59,8 +59,8 @@ def make_buckets(params, cap_bytes):
 
 class DistributedDataParallel(Module):
     """`DistributedDataParallel(module, bucket_cap_mb=25)`: PyTorch's name and bucket
-    default. `module` is the wrapped model (its state_dict
-    has no "module." prefix: save that one for checkpoints that load anywhere)."""
+    default. `.module` is the wrapped model: save its state_dict (no "module." prefix)
+    for checkpoints that load under any world size, or without distributed at all."""
 
     def __init__(self, module, bucket_cap_mb=25.0):
         super().__init__()
@@ -92,8 +92,9 @@ class DistributedDataParallel(Module):
 
     @contextlib.contextmanager
     def no_sync(self):
-        """Backward passes inside accumulate local gradients without communicating
-        (gradient accumulation); the first backward after it reduces the sum."""
+        """Forwards inside queue no reduction, so their backwards accumulate local
+        gradients only (gradient accumulation); the next forward and backward outside it
+        reduce the accumulated sum, as in PyTorch."""
         previous, self.require_backward_grad_sync = self.require_backward_grad_sync, False
         try:
             yield
