@@ -67,6 +67,23 @@ def test_buckets_respect_the_cap_and_keep_big_parameters_alone():
     assert buckets[0].offsets == [0, 10] and buckets[0].size == 20
 
 
+def test_bad_arguments_are_refused_before_any_communication():
+    import tinygrad_cu.distributed as dist
+    x = tg.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="output of MulBackward in a graph; detach"):
+        dist.all_reduce(x * 2)
+    with pytest.raises(ValueError, match="op must be one of .* got 'mean'"):
+        dist.all_reduce(tg.ones(2), op="mean")
+    with pytest.raises(TypeError, match="op='avg' needs a floating tensor, got int64"):
+        dist.all_reduce(tg.tensor([1, 2]), op="avg")
+    with pytest.raises(TypeError, match="expected a Tensor, got list"):
+        dist.broadcast([1.0])
+    with pytest.raises(TypeError, match="expected an nn.Module, got Tensor"):
+        dist.DistributedDataParallel(x)
+    with pytest.raises(ValueError, match="bucket_cap_mb must be > 0, got 0"):
+        dist.DistributedDataParallel(tg.nn.Linear(2, 2), bucket_cap_mb=0)
+
+
 # --- under mpiexec -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def mpi():

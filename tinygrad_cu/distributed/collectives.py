@@ -41,6 +41,8 @@ def all_reduce(tensor, op="sum"):
     """Reduce `tensor` over all ranks in place: op is "sum", "avg" (floating tensors),
     "max", "min" or "product"."""
     _check("all_reduce", tensor)
+    if op not in transport_mod.REDUCE_OPS:
+        raise ValueError(f"all_reduce: op must be one of {transport_mod.REDUCE_OPS}, got {op!r}")
     if op == "avg" and not dtypes.is_float(tensor.dtype):
         raise TypeError(f"all_reduce: op='avg' needs a floating tensor, got {tensor.dtype}")
     tensor.buf = transport(tensor._dev).allreduce(comm(), tensor.buf, op)

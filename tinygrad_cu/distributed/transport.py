@@ -28,9 +28,9 @@ REDUCE_OPS = ("sum", "avg", "max", "min", "product")
 
 
 def mpi_op(op):
-    MPI = mpi()
     if op not in REDUCE_OPS:
         raise ValueError(f"all_reduce: op must be one of {REDUCE_OPS}, got {op!r}")
+    MPI = mpi()
     return {"sum": MPI.SUM, "avg": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN, "product": MPI.PROD}[op]
 
 
