@@ -15,7 +15,8 @@ averaged sum (non-blocking, so that several buckets are in flight), unpack() a
 gradient's slice, and allreduce()/broadcast() of one whole buffer for the collectives
 on tensors. The emulator's "device memory" is host memory too, but it goes through the
 staged path, so that the code cuda uses without CUDA-aware MPI runs in the tests.
-CudaAwareTransport has not run on a GPU in this project (no GPU with MPI here).
+Neither cuda path has run on a GPU in this project (no GPU machine here); the tests run
+CudaAwareTransport on emu's device pointers, which are host addresses any MPI can read.
 """
 import os
 
