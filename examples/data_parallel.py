@@ -10,7 +10,8 @@ a no-op or the one-process choice).
     of it, chosen by a DistributedSampler, and DistributedDataParallel averages the
     gradients, so every step is the step one process would take on the whole batch;
   - --resume: rank 0 reads the checkpoint and the wrap broadcasts it, so a checkpoint
-    written under any world size resumes under any other.
+    written under any world size resumes under any other. The checkpoint holds the
+    model's weights (as before): the optimizer's momentum and the epoch count start anew.
 """
 import os
 import sys

@@ -44,7 +44,8 @@ def run(n, args, timeout, cwd=None):
     whole process group is killed and the test fails with what it printed."""
     command = [sys.executable, *args] if n is None else [mpiexec(), "-n", str(n), sys.executable, *args]
     start = time.monotonic()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True,
                             env=environment(), cwd=cwd or ROOT, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
