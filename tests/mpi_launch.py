@@ -1,5 +1,6 @@
 """Running a script under `mpiexec -n N` from a test, with a timeout that fails the
 test instead of letting a hang eat CI's time (tests/test_distributed*.py)."""
+import functools
 import importlib.util
 import os
 import shutil
@@ -20,13 +21,26 @@ def mpiexec():
     return beside if os.path.exists(beside) else shutil.which("mpiexec")
 
 
-def require_mpi():
-    """Skip, saying why, only where mpi4py is not installed; mpi4py without an mpiexec
-    is a broken install and fails."""
+@functools.lru_cache(maxsize=None)
+def _why_no_mpi():
     if importlib.util.find_spec("mpi4py") is None:
-        reason = "mpi4py is not installed (pip install -e '.[distributed]'): the MPI tests cannot run"
+        return "mpi4py is not installed (pip install -e '.[distributed]')"
+    # in a child: loading MPI initialises it, which the pytest process must not do
+    probe = subprocess.run([sys.executable, "-c", "from mpi4py import MPI"], capture_output=True, text=True,
+                           timeout=120, stdin=subprocess.DEVNULL)
+    if probe.returncode:
+        return f"mpi4py is installed but finds no MPI library ({' '.join(probe.stderr.strip().splitlines()[-1:])})"
+    return None
+
+
+def require_mpi():
+    """Skip, saying why, only where mpi4py is not installed or cannot load an MPI (the
+    mpich wheel exists for Linux and macOS only); mpi4py with an MPI but without an
+    mpiexec is a broken install and fails."""
+    reason = _why_no_mpi()
+    if reason:
         print(reason)
-        pytest.skip(reason)
+        pytest.skip(reason + ": the MPI tests cannot run")
     assert mpiexec() is not None, "mpi4py is installed but no mpiexec was found (beside python or on PATH)"
 
 
