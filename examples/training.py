@@ -11,6 +11,8 @@ import numpy as np
 import tinygrad_cu as tg
 from tinygrad_cu import data
 
+import data_parallel
+
 try:
     from tqdm import tqdm
 except ImportError:          # tqdm is the 'examples' extra: without it, plain lines
@@ -38,9 +40,12 @@ def parse_args(description, **defaults):
     p.add_argument("--profile", type=int, default=0, metavar="STEPS",
                    help="profile STEPS training steps (after one warm-up step), print the table, write "
                         "<out>/trace.json (Perfetto, chrome://tracing) and stop")
+    p.add_argument("--distributed", action="store_true", help="data-parallel over MPI: mpiexec -n N python "
+                   "... --distributed (the global --batch-size is split across the ranks)")
+    p.add_argument("--resume", default=None, help="start from this checkpoint (any world size wrote it)")
     for name, (kind, value, text) in defaults.get("extra", {}).items():
         p.add_argument(f"--{name}", type=kind, default=value, help=text)
-    return p.parse_args()
+    return data_parallel.setup(p.parse_args())
 
 
 def load_splits(args, layout):
@@ -85,25 +90,27 @@ def evaluate(model, loss_fn, dataset, device, batch_size=1000):
 def train(model, loss_fn, optimizer, train_set, val_set, args):
     """Mini-batch gradient descent for args.epochs; returns the learning curves."""
     history = {"train_loss": [], "val_loss": [], "train_acc": [], "val_acc": [], "img_per_s": []}
-    loader = data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed,
-                             device=args.device)
+    net, loader = data_parallel.prepare(model, train_set, args)     # net: model, or its DDP wrapper
     scheduler = tg.optim.CosineAnnealingLR(optimizer, T_max=args.epochs) if args.schedule == "cosine" else None
     if args.profile:
         profile_steps(model, loss_fn, optimizer, loader, args.profile, args.out)
         raise SystemExit(0)
     for epoch in range(1, args.epochs + 1):
         start, seen, running = time.perf_counter(), 0, 0.0
-        batches = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", leave=False) if tqdm else loader
+        data_parallel.start_epoch(loader, epoch)
+        show = tqdm and data_parallel.is_main(args)
+        batches = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", leave=False) if show else loader
         for i, (x, y) in enumerate(batches):
             optimizer.zero_grad()
-            loss = loss_fn(model(x), y)
+            loss = loss_fn(net(x), y)
             loss.backward()
             optimizer.step()
             seen += len(y)
             value = loss.item()
             running += value * len(y)
-            if tqdm and i % 20 == 0:
+            if show and i % 20 == 0:
                 batches.set_postfix(loss=f"{value:.3f}")
+        seen, running = data_parallel.global_sums(args, seen, running)   # over all ranks
         speed = seen / (time.perf_counter() - start)
         if scheduler:
             scheduler.step()
@@ -191,6 +198,8 @@ def save_pictures(args, name, history, first_layer_weights=None, image_shape=(28
 def report_and_save(args, name, model, loss_fn, test_set, source, history, first_layer_weights,
                     image_shape=(28, 28)):
     """Test accuracy, a checkpoint, and the pictures (curves, weights, graph of one batch)."""
+    if not data_parallel.is_main(args):
+        return None
     test_loss, test_acc = evaluate(model, loss_fn, test_set, args.device)
     print(f"test: loss {test_loss:.4f}, accuracy {100 * test_acc:.2f}% (error {100 * (1 - test_acc):.2f}%) "
           f"on {source}")

@@ -17,6 +17,7 @@ TINYGRAD_CU_CHECK_GRAPH=1 (or `autograd.CHECK_EVERY_GRAPH = True`) to check ever
 """
 import itertools
 import os
+import threading
 
 from . import computation_graph as graph_mod
 # grad mode lives in its own module; these names stay importable from here
@@ -126,6 +127,22 @@ def _infer(op, bufs, attrs, key):
     return found
 
 
+class _AfterBackward(threading.local):
+    def __init__(self):
+        self.callbacks = []
+
+
+_after_backward = _AfterBackward()
+
+
+def queue_after_backward(callback):
+    """Call `callback()` once, at the end of this thread's next backward(), after every
+    leaf's .grad is written (PyTorch's engine has queue_callback for this): the seam
+    DistributedDataParallel uses to all-reduce the gradients. The engine deposits leaf
+    gradients only after the whole walk, so there is no earlier point per parameter."""
+    _after_backward.callbacks.append(callback)
+
+
 def _accumulate(device, a, b):
     if a is None:
         return b
@@ -188,6 +205,10 @@ def backward(root, grad=None, retain_graph=False):
     # tensor whose id keys `grads` can die, and its id be reused, during it.
     for node in ran:
         node.inputs = ()
+    if _after_backward.callbacks:
+        callbacks, _after_backward.callbacks = _after_backward.callbacks, []
+        for callback in callbacks:
+            callback()
 
 
 def _collect(root):

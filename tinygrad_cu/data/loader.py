@@ -108,6 +108,9 @@ class DataLoader:
     sequence of epochs. Every item appears exactly once per epoch.
     drop_last drops a final batch smaller than batch_size.
 
+    sampler (e.g. tinygrad_cu.distributed.DistributedSampler) gives the item indices of
+    an epoch instead; it excludes shuffle, as in PyTorch.
+
     Each batch is a tuple with one entry per dataset field. Floating fields
     become float32 and integer fields int64 (so normalise uint8 images first,
     see preprocess.py). They are returned as tinygrad_cu Tensors on `device`,
@@ -115,18 +118,24 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, seed=None, drop_last=False, device=None,
-                 as_numpy=False):
+                 as_numpy=False, sampler=None):
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
         self.dataset, self.batch_size, self.shuffle = dataset, _batch_size(batch_size), shuffle
+        self.sampler = sampler
         self.drop_last, self.device, self.as_numpy = drop_last, device, as_numpy
         self.rng = _generator(seed)
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
-        n = len(self.dataset)
-        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        if self.sampler is not None:
+            order = np.fromiter(iter(self.sampler), dtype=np.int64)
+        else:
+            n = len(self.dataset)
+            order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             fields = _fetch_batch(self.dataset, order[start:start + self.batch_size])
             yield tuple(self._convert(field) for field in fields)
