@@ -11,7 +11,7 @@ graph and a checkpoint into --out.
 import tinygrad_cu as tg
 from tinygrad_cu import nn
 
-import training
+from tinygrad_cu.utils import training
 
 LOSSES = {
     "cross-entropy": nn.CrossEntropyLoss(),

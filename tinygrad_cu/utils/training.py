@@ -1,6 +1,8 @@
 """What the examples share: arguments, data, the training loop, and the pictures.
 
-Kept out of the package on purpose: it is example code a student edits.
+Example code a student reads and edits, kept in the package (not in examples/, where
+every file is an example) so that the examples, the tutorial notebook and your own
+scripts can all `from tinygrad_cu.utils import training`.
 """
 import argparse
 import os
@@ -11,40 +13,59 @@ import numpy as np
 import tinygrad_cu as tg
 from tinygrad_cu import data
 
-try:
-    from tqdm import tqdm
-except ImportError:          # tqdm is the 'examples' extra: without it, plain lines
-    tqdm = None
+from . import pictures
+from .progress import EpochProgress
+from .pictures import weight_mosaic  # noqa: F401  (kept importable from here, where it was)
 
 
-def parse_args(description, **defaults):
-    p = argparse.ArgumentParser(description=description)
+def add_common_arguments(p, **defaults):
+    """The arguments every example has: where it runs, how long, where its data and
+    outputs are."""
     p.add_argument("--device", default=defaults.get("device", "cpu"), choices=["cpu", "emu", "cuda"])
     p.add_argument("--epochs", type=int, default=defaults.get("epochs", 5))
-    p.add_argument("--batch-size", type=int, default=defaults.get("batch_size", 64),
-                   help="1 = stochastic, the training set size = full-batch, else mini-batch descent")
-    p.add_argument("--lr", type=float, default=defaults.get("lr", 0.1))
-    p.add_argument("--optimizer", default=defaults.get("optimizer", "sgd"), choices=["sgd", "momentum", "adam"])
     p.add_argument("--data-dir", default=None, help="folder with the MNIST .gz files (else cache/download/"
                                                      "embedded fallback)")
     p.add_argument("--train-limit", type=int, default=defaults.get("train_limit"),
                    help="use only the first N training images (quick runs)")
-    p.add_argument("--val-fraction", type=float, default=0.1, help="held-out part of the training set")
-    p.add_argument("--schedule", default=defaults.get("schedule", "constant"), choices=["constant", "cosine"],
-                   help="learning rate per epoch: constant, or a cosine decay to 0 over --epochs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=defaults.get("out", "out"), help="folder for pictures and checkpoints")
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--no-warmup", action="store_true",
+                   help="on emu/cuda, compile each kernel file at its first use instead of all up front "
+                        "(then the first epoch's img/s includes compiling)")
+    p.add_argument("--log-every", type=int, default=None,
+                   help="outside a terminal, a progress line every N batches (default: 10 lines an epoch)")
+    return p
+
+
+def parse_args(description, **defaults):
+    p = argparse.ArgumentParser(description=description)
+    add_common_arguments(p, **defaults)
+    p.add_argument("--batch-size", type=int, default=defaults.get("batch_size", 64),
+                   help="1 = stochastic, the training set size = full-batch, else mini-batch descent")
+    p.add_argument("--lr", type=float, default=defaults.get("lr", 0.1))
+    p.add_argument("--optimizer", default=defaults.get("optimizer", "sgd"), choices=["sgd", "momentum", "adam"])
+    p.add_argument("--val-fraction", type=float, default=0.1, help="held-out part of the training set")
+    p.add_argument("--schedule", default=defaults.get("schedule", "constant"), choices=["constant", "cosine"],
+                   help="learning rate per epoch: constant, or a cosine decay to 0 over --epochs")
+    p.add_argument("--graph-times", action="store_true",
+                   help="colour the graph picture by each node's share of backward time")
     for name, (kind, value, text) in defaults.get("extra", {}).items():
         p.add_argument(f"--{name}", type=kind, default=value, help=text)
     return p.parse_args()
+
+
+def describe_split(source, n_total, limit, train, val, test):
+    """One line saying which images are used, the --train-limit included."""
+    used = f"the first {limit} of {n_total} training images (--train-limit)" if limit and limit < n_total \
+        else f"{n_total} training images"
+    return f"data: {source}: {used} -> {len(train)} train / {len(val)} validation; {len(test)} test images"
 
 
 def load_splits(args, layout):
     """(train, validation, test) TensorDatasets of float32 images and int64 labels.
     layout "flat": [N, 784] for MLPs; "nchw": [N, 1, 28, 28] for LeNet-5."""
     mnist = data.load_mnist(data_dir=args.data_dir)
-    print(f"data: {mnist.source} ({len(mnist.x_train)} train / {len(mnist.x_test)} test images)")
 
     def prepare(images):
         x = data.normalize_images(images)
@@ -57,6 +78,7 @@ def load_splits(args, layout):
     n_val = int(len(full) * args.val_fraction)
     train, val = data.random_split(full, [len(full) - n_val, n_val], seed=args.seed)
     test = data.TensorDataset(prepare(mnist.x_test), mnist.y_test.astype(np.int64))
+    print(describe_split(mnist.source, len(mnist.x_train), args.train_limit, train, val, test))
     return train, val, test, mnist.source
 
 
@@ -64,6 +86,16 @@ def make_optimizer(args, params):
     if args.optimizer == "adam":
         return tg.optim.Adam(params, lr=args.lr)
     return tg.optim.SGD(params, lr=args.lr, momentum=0.9 if args.optimizer == "momentum" else 0.0)
+
+
+def prepare_device(args):
+    """On emu/cuda, compile every kernel file now (tg.warmup, one progress bar), so that
+    the wait is here and the img/s of the first epoch measures training only."""
+    if args.device != "cpu" and not getattr(args, "no_warmup", False):
+        start = time.perf_counter()
+        tg.warmup(args.device)
+        print(f"{args.device}: kernels ready in {time.perf_counter() - start:.1f} s (compiled or loaded from "
+              "the cache); img/s below count training only")
 
 
 def evaluate(model, loss_fn, dataset, device, batch_size=1000):
@@ -80,15 +112,18 @@ def evaluate(model, loss_fn, dataset, device, batch_size=1000):
 
 
 def train(model, loss_fn, optimizer, train_set, val_set, args):
-    """Mini-batch gradient descent for args.epochs; returns the learning curves."""
-    history = {"train_loss": [], "val_loss": [], "train_acc": [], "val_acc": [], "img_per_s": []}
+    """Mini-batch gradient descent for args.epochs; returns the learning curves
+    (per epoch, and the training loss of every batch at its position in epochs)."""
+    history = {"train_loss": [], "val_loss": [], "train_acc": [], "val_acc": [], "img_per_s": [],
+               "batch_loss": [], "batch_epoch": []}
+    prepare_device(args)
     loader = data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed,
                              device=args.device)
     scheduler = tg.optim.CosineAnnealingLR(optimizer, T_max=args.epochs) if args.schedule == "cosine" else None
     for epoch in range(1, args.epochs + 1):
         start, seen, running = time.perf_counter(), 0, 0.0
-        batches = tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", leave=False) if tqdm else loader
-        for i, (x, y) in enumerate(batches):
+        progress = EpochProgress(len(loader), f"epoch {epoch}/{args.epochs}", every=getattr(args, "log_every", None))
+        for i, (x, y) in enumerate(loader):
             optimizer.zero_grad()
             loss = loss_fn(model(x), y)
             loss.backward()
@@ -96,8 +131,10 @@ def train(model, loss_fn, optimizer, train_set, val_set, args):
             seen += len(y)
             value = loss.item()
             running += value * len(y)
-            if tqdm and i % 20 == 0:
-                batches.set_postfix(loss=f"{value:.3f}")
+            history["batch_loss"].append(value)
+            history["batch_epoch"].append(epoch - 1 + (i + 1) / len(loader))
+            progress.update(len(y), value)
+        progress.close()
         speed = seen / (time.perf_counter() - start)
         if scheduler:
             scheduler.step()
@@ -111,65 +148,40 @@ def train(model, loss_fn, optimizer, train_set, val_set, args):
     return history
 
 
-def weight_mosaic(weights, image_shape, columns=10, limit=60):
-    """The first `limit` units' incoming weights as tiles of one image, each scaled to
-    [-1, 1] by its own largest magnitude, with a blank line between tiles."""
-    w = np.asarray(weights)[:limit].reshape(-1, *image_shape)
-    w = w / np.maximum(np.abs(w).max(axis=(1, 2), keepdims=True), 1e-12)
-    rows = -(-len(w) // columns)
-    h, v = image_shape
-    mosaic = np.zeros((rows * (h + 1), min(columns, len(w)) * (v + 1)))
-    for i, tile in enumerate(w):
-        r, c = divmod(i, columns)
-        mosaic[r * (h + 1):r * (h + 1) + h, c * (v + 1):c * (v + 1) + v] = tile
-    return mosaic
-
-
-def save_pictures(args, name, history, first_layer_weights=None, image_shape=(28, 28), graph_of=None):
-    """Learning curves, first-layer weights as images, and the computation graph."""
+def save_pictures(args, name, history, first_layer_weights=None, image_shape=(28, 28), graph_of=None,
+                  graph_names=None, graph_title=None):
+    """Learning curves, first-layer weights as images, and the computation graph (.svg,
+    crisp at any size, and .png). graph_names: {"params": ..., "inputs": ...} for
+    tg.draw_graph, so that its leaves are named."""
     if args.no_plots:
         return
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    if pictures.pyplot() is None:
         print("matplotlib is not installed (pip install '.[examples]'): no pictures")
         return
     os.makedirs(args.out, exist_ok=True)
-    epochs = np.arange(1, len(history["train_loss"]) + 1)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
-    a1.plot(epochs, history["train_loss"], "o-", label="training")
-    a1.plot(epochs, history["val_loss"], "o-", label="validation")
-    a1.set(xlabel="epoch", ylabel="loss", title="learning curves (validation rising = overtraining)")
-    a1.legend()
-    a2.plot(epochs, 100 * np.array(history["val_acc"]), "o-")
-    a2.set(xlabel="epoch", ylabel="validation accuracy (%)")
-    fig.tight_layout()
-    fig.savefig(os.path.join(args.out, f"{name}_curves.png"), dpi=100)
-    plt.close(fig)
+    pictures.learning_curves(history, os.path.join(args.out, f"{name}_curves.png"), title=f"{name} learning curves")
     if first_layer_weights is not None:
-        fig, ax = plt.subplots(figsize=(8, 4))
-        ax.imshow(weight_mosaic(first_layer_weights, image_shape), cmap="bwr", vmin=-1, vmax=1)
-        ax.set_axis_off()
-        ax.set_title("first-layer weights, one tile per unit (red +, blue -; each tile scaled to its max)")
-        fig.tight_layout()
-        fig.savefig(os.path.join(args.out, f"{name}_weights.png"), dpi=100)
-        plt.close(fig)
+        pictures.weight_picture(first_layer_weights, image_shape, os.path.join(args.out, f"{name}_weights.png"),
+                                "first-layer weights, one tile per unit (red +, blue -; each tile scaled to its max)")
     if graph_of is not None:
-        tg.draw_graph(graph_of, os.path.join(args.out, f"{name}_graph.png"))
-    print(f"pictures written to {args.out}/{name}_*.png")
+        g = tg.graph(graph_of, backward_time=getattr(args, "graph_times", False), **(graph_names or {}))
+        for ext in ("svg", "png"):
+            tg.draw_graph(g, os.path.join(args.out, f"{name}_graph.{ext}"), title=graph_title)
+    print(f"pictures written to {args.out}/{name}_*.png (the graph also as .svg)")
 
 
 def report_and_save(args, name, model, loss_fn, test_set, source, history, first_layer_weights,
-                    image_shape=(28, 28)):
+                    image_shape=(28, 28), graph_batch=8):
     """Test accuracy, a checkpoint, and the pictures (curves, weights, graph of one batch)."""
     test_loss, test_acc = evaluate(model, loss_fn, test_set, args.device)
     print(f"test: loss {test_loss:.4f}, accuracy {100 * test_acc:.2f}% (error {100 * (1 - test_acc):.2f}%) "
           f"on {source}")
     os.makedirs(args.out, exist_ok=True)
     tg.save(model.state_dict(), os.path.join(args.out, f"{name}.npz"))
-    x, y = next(iter(data.DataLoader(test_set, batch_size=8, device=args.device)))
+    print(f"checkpoint written to {args.out}/{name}.npz")
+    x, y = next(iter(data.DataLoader(test_set, batch_size=graph_batch, device=args.device)))
     save_pictures(args, name, history, first_layer_weights=first_layer_weights, image_shape=image_shape,
-                  graph_of=loss_fn(model(x), y))
+                  graph_of=loss_fn(model(x), y),
+                  graph_names={"params": dict(model.named_parameters()), "inputs": {"input": x, "labels": y}},
+                  graph_title=f"{name}: the loss of one batch of {len(y)} images")
     return test_acc
