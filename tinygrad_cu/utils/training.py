@@ -18,15 +18,16 @@ from .progress import EpochProgress
 from .pictures import weight_mosaic  # noqa: F401  (kept importable from here, where it was)
 
 
-def add_common_arguments(p, **defaults):
+def add_common_arguments(p, mnist=True, **defaults):
     """The arguments every example has: where it runs, how long, where its data and
-    outputs are."""
+    outputs are (mnist=False: an example that makes its own data has no --data-dir)."""
     p.add_argument("--device", default=defaults.get("device", "cpu"), choices=["cpu", "emu", "cuda"])
     p.add_argument("--epochs", type=int, default=defaults.get("epochs", 5))
-    p.add_argument("--data-dir", default=None, help="folder with the MNIST .gz files (else cache/download/"
-                                                     "embedded fallback)")
-    p.add_argument("--train-limit", type=int, default=defaults.get("train_limit"),
-                   help="use only the first N training images (quick runs)")
+    if mnist:
+        p.add_argument("--data-dir", default=None, help="folder with the MNIST .gz files (else cache/download/"
+                                                         "embedded fallback)")
+        p.add_argument("--train-limit", type=int, default=defaults.get("train_limit"),
+                       help="use only the first N training images (quick runs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=defaults.get("out", "out"), help="folder for pictures and checkpoints")
     p.add_argument("--no-plots", action="store_true")
@@ -38,9 +39,8 @@ def add_common_arguments(p, **defaults):
     return p
 
 
-def parse_args(description, **defaults):
-    p = argparse.ArgumentParser(description=description)
-    add_common_arguments(p, **defaults)
+def add_training_arguments(p, **defaults):
+    """How train() descends: batch size, learning rate, optimizer, schedule."""
     p.add_argument("--batch-size", type=int, default=defaults.get("batch_size", 64),
                    help="1 = stochastic, the training set size = full-batch, else mini-batch descent")
     p.add_argument("--lr", type=float, default=defaults.get("lr", 0.1))
@@ -50,6 +50,13 @@ def parse_args(description, **defaults):
                    help="learning rate per epoch: constant, or a cosine decay to 0 over --epochs")
     p.add_argument("--graph-times", action="store_true",
                    help="colour the graph picture by each node's share of backward time")
+    return p
+
+
+def parse_args(description, **defaults):
+    p = argparse.ArgumentParser(description=description)
+    add_common_arguments(p, **defaults)
+    add_training_arguments(p, **defaults)
     for name, (kind, value, text) in defaults.get("extra", {}).items():
         p.add_argument(f"--{name}", type=kind, default=value, help=text)
     return p.parse_args()
@@ -171,7 +178,7 @@ def save_pictures(args, name, history, first_layer_weights=None, image_shape=(28
 
 
 def report_and_save(args, name, model, loss_fn, test_set, source, history, first_layer_weights,
-                    image_shape=(28, 28), graph_batch=8):
+                    image_shape=(28, 28), graph_batch=8, items="images"):
     """Test accuracy, a checkpoint, and the pictures (curves, weights, graph of one batch)."""
     test_loss, test_acc = evaluate(model, loss_fn, test_set, args.device)
     print(f"test: loss {test_loss:.4f}, accuracy {100 * test_acc:.2f}% (error {100 * (1 - test_acc):.2f}%) "
@@ -183,5 +190,5 @@ def report_and_save(args, name, model, loss_fn, test_set, source, history, first
     save_pictures(args, name, history, first_layer_weights=first_layer_weights, image_shape=image_shape,
                   graph_of=loss_fn(model(x), y),
                   graph_names={"params": dict(model.named_parameters()), "inputs": {"input": x, "labels": y}},
-                  graph_title=f"{name}: the loss of one batch of {len(y)} images")
+                  graph_title=f"{name}: the loss of one batch of {len(y)} {items}")
     return test_acc
