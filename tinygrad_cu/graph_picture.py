@@ -55,7 +55,8 @@ def picture_graph(g):
                 made_by[out] = key
         elif a["role"] != "intermediate":
             role = a["role"]
-            name = a.get("name") or ("leaf" if role != "output" else "output")
+            # an unnamed leaf that needs no grad is a constant of the formula (the 2 of x ** 2)
+            name = a.get("name") or {"parameter": "leaf", "input": "constant"}.get(role, role)
             p.add_node(key, role=role, color=COLORS[role],
                        text=[name, f"{tuple(a['shape'])} {a['dtype']}"])
     for u, v in g.edges():
@@ -145,7 +146,8 @@ def draw_matplotlib(p, path, title):
     left = min(pos[k][0] - sizes[k][0] / 2 for k in p)
     right = max(pos[k][0] + sizes[k][0] / 2 for k in p)
     bottom = max(pos[k][1] + sizes[k][1] / 2 for k in p)
-    header, margin = 1.0, 0.3
+    title_lines = title.count("\n") + 1
+    header, margin = 0.8 + 0.25 * title_lines, 0.3
     fig_w = max(right - left + 2 * margin, 7.0)
     fig_h = bottom + sizes[max(p, key=lambda k: sizes[k][1])][1] / 2 + header + 2 * margin
     fig = plt.figure(figsize=(fig_w, fig_h))
@@ -164,14 +166,16 @@ def draw_matplotlib(p, path, title):
                 zorder=2, linespacing=1.1,
                 bbox=dict(boxstyle="round,pad=0.35" if a["role"] == "op" else "square,pad=0.35",
                           fc=a["color"], ec="#555555", lw=0.8))
-    fig.suptitle(title, y=1 - 0.25 / fig_h, fontsize=12)
+    fig.suptitle(title, y=1 - 0.1 / fig_h, va="top", fontsize=12)
     handles = [Patch(fc=COLORS[r], ec="#555555", label=LEGEND[r]) for r in COLORS]
     if any(p.nodes[k].get("share") is not None for k in p):
         handles[2] = Patch(fc=_share_color(1.0), ec="#555555",
                            label="op: white -> red = its share of backward time")
     fig.legend(handles=handles, loc="upper center", ncol=2, fontsize=8, frameon=False,
-               bbox_to_anchor=(0.5, 1 - 0.45 / fig_h))
-    fig.savefig(path, dpi=100)
+               bbox_to_anchor=(0.5, 1 - (0.2 + 0.25 * title_lines) / fig_h))
+    # SVG text stays text: crisp at any zoom, and searchable (the names are in the file)
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
