@@ -138,8 +138,7 @@ def draw_matplotlib(p, path, title):
     """Draw `p` (from picture_graph) with matplotlib at a fixed text size: the figure is
     as large as the layout, so a deep graph makes a tall picture, never small text."""
     import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure         # not pyplot: no backend switch (notebooks keep theirs)
     from matplotlib.patches import Patch
     pos = layered_layout(p)
     sizes = {k: _size(p.nodes[k]["text"]) for k in p}
@@ -150,7 +149,7 @@ def draw_matplotlib(p, path, title):
     header, margin = 0.8 + 0.25 * title_lines, 0.3
     fig_w = max(right - left + 2 * margin, 7.0)
     fig_h = bottom + sizes[max(p, key=lambda k: sizes[k][1])][1] / 2 + header + 2 * margin
-    fig = plt.figure(figsize=(fig_w, fig_h))
+    fig = Figure(figsize=(fig_w, fig_h))
     ax = fig.add_axes((0, 0, 1, 1))
     cx = (left + right) / 2
     ax.set_xlim(cx - fig_w / 2, cx + fig_w / 2)
@@ -176,7 +175,6 @@ def draw_matplotlib(p, path, title):
     # SVG text stays text: crisp at any zoom, and searchable (the names are in the file)
     with matplotlib.rc_context({"svg.fonttype": "none"}):
         fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
