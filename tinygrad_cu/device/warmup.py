@@ -19,9 +19,13 @@ def kernel_files():
 
 
 def _progress(files, device_name):
+    """A tqdm bar on a terminal; None (a line per file) in a log or without tqdm, where
+    a bar redrawn with carriage returns would be one long line."""
     try:
         from tqdm import tqdm
-    except ImportError:      # tqdm is the 'examples' extra: a line per file instead
+    except ImportError:      # tqdm is the 'examples' extra
+        return None
+    if not sys.stderr.isatty():
         return None
     return tqdm(total=len(files), desc=f"{device_name}: compiling kernels", unit="file",
                 file=sys.stderr, leave=True)
@@ -30,7 +34,7 @@ def _progress(files, device_name):
 def warmup(device=None, progress=True):
     """Compile (or load from the cache) every kernel file of `device` ('emu', 'cuda';
     None = the default device) now. Returns {file: seconds it took}; {} on `cpu`.
-    progress=True shows a progress bar on stderr (a line per file without tqdm)."""
+    progress=True shows a progress bar on stderr (a line per file outside a terminal)."""
     from . import get_device
     dev = get_device(device)
     if not isinstance(dev, GPUDevice):

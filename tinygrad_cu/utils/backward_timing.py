@@ -1,6 +1,6 @@
 """Which ops the backward pass spends its time in: a simple per-node timer.
 
-`time_backward(root)` runs `root.backward(retain_graph=True)` once and measures each
+`time_backward(root)` runs `root.backward(retain_graph=True)` a few times and measures each
 op's backward (the device's `backward(op, ctx, grad, attrs)`, the one call per graph
 node that runs the op's backward kernels). On emu and cuda the device is synchronised
 before and after each node, so that a kernel's time lands on the node that launched
@@ -21,9 +21,10 @@ def _synchronizer(device):
     return sync if callable(sync) else (lambda: None)
 
 
-def time_backward(root):
-    """{id(graph node): seconds of its op's backward} for one backward from `root`
-    (a scalar tensor that requires grad). Keys are the op nodes' keys in tg.graph(root)."""
+def time_backward(root, runs=2):
+    """{id(graph node): seconds of its op's backward} for a backward from `root` (a
+    scalar tensor that requires grad): the fastest of `runs` passes after a warm-up
+    pass. Keys are the op nodes' keys in tg.graph(root)."""
     from ..computation_graph import build_graph
     g = build_graph(root)
     node_of_ctx = {id(a["obj"].ctx): key for key, a in g.nodes(data=True) if a["kind"] == "op"}
@@ -48,7 +49,14 @@ def time_backward(root):
 
     device.backward = timed_backward          # an instance attribute shadows the method
     try:
-        root.backward(retain_graph=True)
+        # a first pass pays one-time costs (kernel preparation, pools, caches); the
+        # time kept for each node is its fastest of the passes after it
+        passes = []
+        for _ in range(1 + runs):
+            seconds.clear()
+            root.backward(retain_graph=True)
+            passes.append(dict(seconds))
+        seconds = {k: min(p.get(k, 0.0) for p in passes[1:]) for k in passes[-1]}
     finally:
         del device.backward
         for t, grad in zip(leaves, saved):

@@ -44,13 +44,15 @@ def learning_curves(history, path, title="learning curves"):
     batch_loss = np.asarray(history.get("batch_loss", []), dtype=float)
     if len(batch_loss):
         at = np.asarray(history["batch_epoch"], dtype=float)
-        a1.plot(at, batch_loss, color="tab:blue", alpha=0.25, lw=0.8, label="training (each batch)")
-        window = max(1, len(batch_loss) // 30)
-        smooth = np.convolve(batch_loss, np.ones(window) / window, mode="valid")
-        a1.plot(at[window - 1:], smooth, color="tab:blue", label=f"training (mean of {window} batches)")
+        window = len(batch_loss) // 30                # smooth only where there are many batches
+        a1.plot(at, batch_loss, color="tab:blue", alpha=0.25 if window > 1 else 1.0, lw=0.8,
+                label="training (each batch)")
+        if window > 1:
+            smooth = np.convolve(batch_loss, np.ones(window) / window, mode="valid")
+            a1.plot(at[window - 1:], smooth, color="tab:blue", label=f"training (mean of {window} batches)")
     a1.plot(epochs, history["val_loss"], "o-", color="tab:orange", label="validation (end of epoch)")
     acc = 100 * np.asarray(history["val_acc"])
-    a1.set(xlabel="epoch", ylabel="loss", xlim=(0, max(1, len(epochs))),
+    a1.set(xlabel="epoch", ylabel="loss", xlim=(0, 1.03 * max(1, len(epochs))),
            title=title if several else f"{title}: validation accuracy {acc[-1]:.2f}% after 1 epoch")
     a1.legend()
     if several:
