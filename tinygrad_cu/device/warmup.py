@@ -12,6 +12,8 @@ import time
 from . import compile_notice
 from .gpu import GPUDevice, ops_dir
 
+SHOWN_SECONDS = 0.5      # outside a terminal, a line for each file that took this long (a compile)
+
 
 def kernel_files():
     """The kernel files of every op family, as GPUDevice.module() names them."""
@@ -51,8 +53,11 @@ def warmup(device=None, progress=True):
             seconds[f] = time.perf_counter() - start
             if bar is not None:
                 bar.update(1)
-            elif progress:
+            elif progress and seconds[f] >= SHOWN_SECONDS:     # compiled, not just loaded from the cache
                 print(f"{dev.name}: ops/{f} ready in {seconds[f]:.1f} s", file=sys.stderr, flush=True)
     if bar is not None:
         bar.close()
+    if progress:
+        print(f"{dev.name}: {len(files)} kernel files ready in {sum(seconds.values()):.1f} s", file=sys.stderr,
+              flush=True)
     return seconds

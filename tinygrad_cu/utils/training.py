@@ -99,10 +99,9 @@ def prepare_device(args):
     """On emu/cuda, compile every kernel file now (tg.warmup, one progress bar), so that
     the wait is here and the img/s of the first epoch measures training only."""
     if args.device != "cpu" and not getattr(args, "no_warmup", False):
-        start = time.perf_counter()
         tg.warmup(args.device)
-        print(f"{args.device}: kernels ready in {time.perf_counter() - start:.1f} s (compiled or loaded from "
-              "the cache); img/s below count training only")
+        print(f"{args.device}: every kernel compiled (or loaded from the cache) before training: the img/s "
+              "below count training only")
 
 
 def evaluate(model, loss_fn, dataset, device, batch_size=1000):
