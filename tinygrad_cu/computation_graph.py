@@ -103,6 +103,7 @@ def graph(t, params=None, inputs=None, backward_time=False):
     its share of the whole pass (tinygrad_cu/utils/backward_timing.py)."""
     g = build_graph(t)
     names = {id(x): n for n, x in {**(params or {}), **(inputs or {})}.items()}
+    param_ids = {id(x) for x in (params or {}).values()}        # frozen parameters are parameters too
     unnamed_inputs = []
     for key, attrs in g.nodes(data=True):
         if attrs["kind"] != "tensor":
@@ -113,8 +114,7 @@ def graph(t, params=None, inputs=None, backward_time=False):
         elif x._node is not None:
             role = "intermediate"
         else:
-            role = "parameter" if x.requires_grad or id(x) in (id(p) for p in (params or {}).values()) \
-                else "input"
+            role = "parameter" if x.requires_grad or key in param_ids else "input"
         attrs["role"], attrs["name"] = role, names.get(key, "output" if role == "output" else "")
         if role == "input" and not attrs["name"]:
             unnamed_inputs.append(attrs)
