@@ -168,7 +168,8 @@ def save_pictures(args, name, history, first_layer_weights=None, image_shape=(28
     pictures.learning_curves(history, os.path.join(args.out, f"{name}_curves.png"), title=f"{name} learning curves")
     if first_layer_weights is not None:
         pictures.weight_picture(first_layer_weights, image_shape, os.path.join(args.out, f"{name}_weights.png"),
-                                "first-layer weights, one tile per unit (red +, blue -; each tile scaled to its max)")
+                                f"first-layer weights, one tile per unit ({min(60, len(first_layer_weights))} of "
+                                f"{len(first_layer_weights)}; red +, blue -; each tile scaled to its max)")
     if graph_of is not None:
         g = tg.graph(graph_of, backward_time=getattr(args, "graph_times", False), **(graph_names or {}))
         for ext in ("svg", "png"):
