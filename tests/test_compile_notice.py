@@ -58,3 +58,25 @@ def test_warmup_compiles_every_kernel_file_without_per_file_notices(emu_device_o
 
 def test_warmup_on_cpu_has_nothing_to_compile():
     assert tg.warmup("cpu") == {}
+
+
+def test_a_driver_that_cannot_say_whether_it_compiles_is_announced_at_first_load(monkeypatch, capsys):
+    """PyCUDA's SourceModule has no on_compile: `cuda` says it is loading (nvcc may run)
+    and how long it took, once per file in a process. A stand-in module class shows it
+    here without a GPU."""
+    made = []
+
+    class SourceModuleWithoutHook:          # PyCUDA's signature: no on_compile keyword
+        def __init__(self, source, options=None, include_dirs=()):
+            made.append(source)
+
+        def get_function(self, name):
+            return name
+
+    monkeypatch.setattr(gpu, "ops_dir", lambda: KERNELS)
+    device = gpu.GPUDevice("cuda", driver=None, source_module=SourceModuleWithoutHook, memory_pool=object())
+    assert device.function("elementwise.cu", "vector_add") == "vector_add"
+    device.function("elementwise.cu", "square_forward")
+    err = capsys.readouterr().err
+    assert len(made) == 1 and err.count("cuda: loading ops/elementwise.cu") == 1, err
+    assert "nvcc compiles it" in err and "cuda: ops/elementwise.cu ready in" in err, err
