@@ -43,7 +43,8 @@ class EpochProgress:
                 self.bar.set_postfix({self.metric: f"{loss:.3f}"})
         elif self.batches % self.every == 0 and self.batches < self.total:
             speed = self.images / max(time.perf_counter() - self.start, 1e-9)
-            print(f"{self.desc}  {self.step} {self.batches}/{self.total}  {self.metric} {loss:.4f}  {speed:,.0f} img/s",
+            shown = f"{loss:.4f}" if isinstance(loss, float) else f"{loss}"     # a count stays a count
+            print(f"{self.desc}  {self.step} {self.batches}/{self.total}  {self.metric} {shown}  {speed:,.0f} img/s",
                   file=self.stream, flush=True)
 
     def close(self):
