@@ -22,11 +22,12 @@ PAD_IN, GAP_IN, ROW_IN = 0.08, 0.25, 0.8
 
 
 def default_title(g):
-    """'computation graph of one batch of N' from the input's first dimension."""
-    for _, a in g.nodes(data=True):
-        if a.get("role") == "input" and a.get("name") == "input" and a["shape"]:
-            return f"computation graph of one batch of {a['shape'][0]}"
-    return "computation graph"
+    """'computation graph of one batch of N' from the first dimension of the leaf named
+    "input", else of the first named float input (inputs={"images": x})."""
+    named = [a for _, a in g.nodes(data=True) if a.get("role") == "input" and a.get("name") and a["shape"]
+             and "float" in str(a["dtype"])]
+    named.sort(key=lambda a: a["name"] != "input")
+    return f"computation graph of one batch of {named[0]['shape'][0]}" if named else "computation graph"
 
 
 def _share_color(share):
