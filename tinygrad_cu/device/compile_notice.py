@@ -6,7 +6,7 @@ Without a word this looks like a hung program and its time is counted as trainin
 speed. GPUDevice.module() wraps each compile in `announce`, which prints (on stderr,
 like a progress bar, so that stdout stays the program's own output):
 
-    emu: compiling ops/conv.cu with g++ (first use; cached afterwards in ~/.cache/tinygrad_cu/emu/g++; usually 10-60 s) ...
+    emu: compiling ops/conv.cu with g++ (first use; cached afterwards in ~/.cache/tinygrad_cu/emu/g++; from seconds to a minute) ...
     emu: ops/conv.cu compiled in 23.4 s
 
 The emulator says exactly when it compiles (SourceModule's on_compile is called only on
@@ -52,7 +52,7 @@ class _Notice:
         from ..runtime import emu_build
         self.started = time.perf_counter()
         _say(f"{self.device_name}: compiling ops/{self.source_file} with {emu_build.compiler()} (first use; "
-             f"cached afterwards in {_short(cache_folder)}; usually 10-60 s) ...")
+             f"cached afterwards in {_short(cache_folder)}; from seconds to a minute) ...")
 
     def cuda_loading(self):
         self.started = time.perf_counter()
