@@ -16,7 +16,7 @@ import tinygrad_cu as tg
 from tinygrad_cu import nn
 from tinygrad_cu.nn import functional as F
 
-import training
+from tinygrad_cu.utils import training
 
 SOURCE = r"""
 // Fused bias + ReLU: y = max(x + b[c], 0) over rows of C columns (x is [rows, C]).

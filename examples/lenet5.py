@@ -10,7 +10,7 @@ conv 1->6 5x5 (padding 2) - tanh - avg pool 2 - conv 6->16 5x5 - tanh - avg pool
 import tinygrad_cu as tg
 from tinygrad_cu import nn
 
-import training
+from tinygrad_cu.utils import training
 
 
 def lenet5(activation=nn.Tanh, pool=nn.AvgPool2d):

@@ -183,6 +183,7 @@ def test_load_mnist_no_server_falls_back(tmp_path, refused_url, capsys):
     data = load_mnist(tmp_path / "cache", files=files, mirrors=[refused_url], timeout=2, progress=False)
     out = capsys.readouterr().out
     assert "MNIST unavailable" in out and "fallback" in out and "127.0.0.1" in out
+    assert "refused" in out.lower(), out          # the cause, at the end of the reason, is not cut off
     assert data.source == "digits-fallback"
     assert data.x_train.shape[1:] == (28, 28) and data.x_train.dtype == np.uint8
     assert len(data.x_train) + len(data.x_test) == 1797

@@ -42,3 +42,72 @@ def test_picture_export(tmp_path):
 def test_unknown_picture_format_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="format"):
         tg.draw_graph(small_model(), str(tmp_path / "g.bmp"))
+
+
+def mlp_loss():
+    model = tg.nn.Sequential(tg.nn.Linear(6, 4), tg.nn.ReLU(), tg.nn.Linear(4, 3))
+    x, y = tg.randn(5, 6), tg.tensor([0, 1, 2, 1, 0])
+    return model, x, y, tg.nn.functional.cross_entropy(model(x), y)
+
+
+def test_graph_names_the_leaves_from_the_model():
+    model, x, y, loss = mlp_loss()
+    g = tg.graph(loss, params=dict(model.named_parameters()))
+    tensors = {a["name"]: a for _, a in g.nodes(data=True) if a["kind"] == "tensor" and a["name"]}
+    assert set(tensors) == {"0.weight", "0.bias", "2.weight", "2.bias", "input", "labels", "output"}
+    assert tensors["0.weight"]["shape"] == (4, 6) and tensors["0.weight"]["role"] == "parameter"
+    assert tensors["input"]["shape"] == (5, 6) and tensors["input"]["role"] == "input"
+    assert tensors["labels"]["dtype"] == "int64" and tensors["output"]["role"] == "output"
+    assert tensors["2.bias"]["label"] == "2.bias (3,)"
+    roles = {a["role"] for _, a in g.nodes(data=True) if a["kind"] == "tensor"}
+    assert roles == {"parameter", "input", "intermediate", "output"}
+
+
+def test_graph_takes_the_input_names_given():
+    model, x, y, loss = mlp_loss()
+    g = tg.graph(loss, inputs={"images": x, "targets": y})
+    names = {a["name"] for _, a in g.nodes(data=True) if a["kind"] == "tensor"}
+    assert {"images", "targets"} <= names and "input" not in names
+
+
+def test_networkx_export_keeps_the_names_as_node_attributes():
+    model, x, y, loss = mlp_loss()
+    g = tg.graph(loss, params=dict(model.named_parameters()))
+    exported = nx.DiGraph(g.edges())            # GraphML takes scalar attributes: the names and roles
+    nx.set_node_attributes(exported, {k: a.get("name", a["op"] or "") for k, a in g.nodes(data=True)}, "name")
+    nx.set_node_attributes(exported, {k: a.get("role", "op") for k, a in g.nodes(data=True)}, "role")
+    text = "\n".join(nx.generate_graphml(exported))
+    assert "0.weight" in text and "labels" in text and "parameter" in text
+
+
+def test_backward_time_shares_sum_to_one_and_leave_the_gradients_alone():
+    model, x, y, loss = mlp_loss()
+    g = tg.graph(loss, backward_time=True)
+    shares = [a["backward_share"] for _, a in g.nodes(data=True) if a["kind"] == "op"]
+    assert len(shares) == 4 and abs(sum(shares) - 1) < 1e-9 and min(shares) >= 0
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_layered_layout_never_overlaps_boxes():
+    from tinygrad_cu import graph_picture
+    model, x, y, loss = mlp_loss()
+    p = graph_picture.picture_graph(tg.graph(loss, params=dict(model.named_parameters())))
+    pos = graph_picture.layered_layout(p)
+    rows = {}
+    for k, (px, py) in pos.items():
+        rows.setdefault(py, []).append((px - graph_picture._size(p.nodes[k]["text"])[0] / 2,
+                                        px + graph_picture._size(p.nodes[k]["text"])[0] / 2))
+    for boxes in rows.values():
+        boxes.sort()
+        assert all(right <= next_left for (_, right), (next_left, _) in zip(boxes, boxes[1:]))
+    for u, v in p.edges():
+        assert pos[u][1] < pos[v][1]              # every edge points down: inputs on top, loss at the bottom
+
+
+def test_svg_picture_has_the_names_and_the_batch_size_as_text(tmp_path):
+    pytest.importorskip("matplotlib", reason="matplotlib (extra 'examples') draws graphs without Graphviz")
+    model, x, y, loss = mlp_loss()
+    path = tg.draw_graph(loss, str(tmp_path / "g.svg"), params=dict(model.named_parameters()))
+    text = open(path).read()
+    assert "<svg" in text and "0.weight" in text and "one batch of 5" in text
+    assert "parameter (requires grad)" in text            # the legend

@@ -21,6 +21,7 @@ from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_li
                        ones, ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
 from .device import default_device, device_status, get_device, set_default_device
 from .device.memory import memory_stats
+from .device.warmup import warmup
 from .dtypes import bool_, float32, float64, int32, int64, uint8
 from .gradcheck import gradcheck
 from .jit import JitError, jit

@@ -3,7 +3,9 @@
 Nodes are tensors and ops. Edges run input tensor -> op -> output tensor, so a
 topological order of the graph is an order in which the forward pass could have
 run, and its reverse is the order backward needs. Node attributes: `kind`
-("tensor" or "op"), `label`, `op`, `shape`, `dtype`, `device`, `requires_grad`.
+("tensor" or "op"), `label`, `op`, `shape`, `dtype`, `device`, `requires_grad`; from
+graph(), tensors also have `role` and `name` (the leaves named from the model), and op
+nodes `backward_share` when backward was timed. Pictures: graph_picture.py.
 """
 import os
 import shutil
@@ -87,9 +89,49 @@ def topological_order(g):
         raise RuntimeError("the computation graph has a cycle: " + str(nx.find_cycle(g))) from None
 
 
-def graph(t):
-    """The graph that produced tensor `t`, without the Python objects (safe to keep)."""
+def graph(t, params=None, inputs=None, backward_time=False):
+    """The graph that produced tensor `t`, without the Python objects (safe to keep).
+
+    Every tensor node has a `role`: "parameter" (a leaf that requires grad), "input" (a
+    leaf that does not), "intermediate" or "output", and a `name` ("" if unknown).
+    params: {name: tensor}, e.g. dict(model.named_parameters()), names the parameters
+    (as torchviz does); inputs: {name: tensor}, e.g. {"input": x, "labels": y}. Without
+    `inputs`, unnamed leaves that need no grad are called "labels" if they hold
+    integers and "input" otherwise. The label of a named leaf is "<name> <shape>".
+    backward_time=True runs one backward from `t` (retain_graph; the leaves' .grad are
+    left as they were) and gives each op node `backward_seconds` and `backward_share`,
+    its share of the whole pass (tinygrad_cu/utils/backward_timing.py)."""
     g = build_graph(t)
+    names = {id(x): n for n, x in {**(params or {}), **(inputs or {})}.items()}
+    param_ids = {id(x) for x in (params or {}).values()}        # frozen parameters are parameters too
+    unnamed_inputs = []
+    for key, attrs in g.nodes(data=True):
+        if attrs["kind"] != "tensor":
+            continue
+        x = attrs["obj"]
+        if key == id(t):
+            role = "output"
+        elif x._node is not None:
+            role = "intermediate"
+        else:
+            role = "parameter" if x.requires_grad or key in param_ids else "input"
+        attrs["role"], attrs["name"] = role, names.get(key, "output" if role == "output" else "")
+        if role == "input" and not attrs["name"]:
+            unnamed_inputs.append(attrs)
+        if attrs["name"]:
+            attrs["label"] = f"{attrs['name']} {x.shape}"
+    if inputs is None:
+        for attrs in unnamed_inputs:
+            attrs["name"] = "labels" if attrs["dtype"].kind in "iub" else "input"
+            attrs["label"] = f"{attrs['name']} {attrs['shape']}"
+    if backward_time and t.requires_grad:
+        from .utils.backward_timing import time_backward
+        seconds = time_backward(t)
+        total = sum(seconds.values()) or 1.0
+        for key, attrs in g.nodes(data=True):
+            if attrs["kind"] == "op":
+                attrs["backward_seconds"] = seconds.get(key, 0.0)
+                attrs["backward_share"] = seconds.get(key, 0.0) / total
     for _, attrs in g.nodes(data=True):
         attrs.pop("obj", None)
         attrs.pop("out", None)
@@ -97,58 +139,34 @@ def graph(t):
     return g
 
 
-def to_dot(g):
-    """Graphviz DOT text: tensors as boxes, ops as ellipses."""
-    lines = ["digraph tinygrad_cu {", "  rankdir=TB; node [fontname=Helvetica fontsize=10];"]
-    for key, a in g.nodes(data=True):
-        shape = "ellipse" if a["kind"] == "op" else "box"
-        color = "lightblue" if a["kind"] == "op" else ("khaki" if a["requires_grad"] else "white")
-        text = a["label"] if a["kind"] == "op" else f"{a['label']}\\n{a['dtype']} {a['device']}"
-        lines.append(f'  n{key} [label="{text}" shape={shape} style=filled fillcolor={color}];')
-    lines += [f"  n{u} -> n{v};" for u, v in g.edges()]
-    return "\n".join(lines + ["}"]) + "\n"
+def to_dot(g, title=None):
+    """Graphviz DOT text of the picture graph (graph_picture.py): one box per leaf and
+    output, one rounded box per op with the shape it made, a legend and a title."""
+    from . import graph_picture
+    return graph_picture.to_dot(graph_picture.picture_graph(g), title or graph_picture.default_title(g))
 
 
-def draw_graph(t, path):
-    """Write the graph of `t` to `path`: .dot text, or a .svg/.png picture (Graphviz's
-    `dot` if installed, else matplotlib with a layered networkx layout)."""
-    g = graph(t) if not isinstance(t, nx.DiGraph) else t
+def draw_graph(t, path, params=None, inputs=None, title=None, backward_time=False):
+    """Write the graph of `t` (a tensor, or a DiGraph from tg.graph) to `path`: .dot
+    text, or a .svg/.png/.pdf picture, laid out in layers from the inputs at the top to
+    the loss at the bottom, with a legend and the batch size in the title. Graphviz's
+    `dot` draws it when installed, else matplotlib with graph_picture.py's layered
+    layout. params/inputs name the leaves and backward_time colours each op by its
+    share of backward time (see graph()); title replaces "computation graph of one
+    batch of N"."""
+    g = graph(t, params=params, inputs=inputs, backward_time=backward_time) if not isinstance(t, nx.DiGraph) else t
     ext = os.path.splitext(path)[1].lower().lstrip(".")
+    if ext not in ("dot", "png", "svg", "pdf"):
+        raise ValueError(f"draw_graph: unknown picture format {ext!r}; use .dot, .png, .svg or .pdf")
+    from . import graph_picture
+    title = title or graph_picture.default_title(g)
+    picture = graph_picture.picture_graph(g)
     if ext == "dot":
         with open(path, "w") as f:
-            f.write(to_dot(g))
+            f.write(graph_picture.to_dot(picture, title))
         return path
-    if ext not in ("png", "svg", "pdf"):
-        raise ValueError(f"draw_graph: unknown picture format {ext!r}; use .dot, .png, .svg or .pdf")
     if shutil.which("dot"):
-        subprocess.run(["dot", f"-T{ext}", "-o", path], input=to_dot(g), text=True, check=True)
+        subprocess.run(["dot", f"-T{ext}", "-o", path], input=graph_picture.to_dot(picture, title), text=True,
+                       check=True)
         return path
-    return _draw_matplotlib(g, path)
-
-
-def _draw_matplotlib(g, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    layers = [list(keys) for keys in nx.topological_generations(g)]
-    for depth, keys in enumerate(layers):
-        for k in keys:
-            g.nodes[k]["layer"] = depth
-    pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal")
-    pos = {k: (x, -y) for k, (x, y) in pos.items()}           # inputs at the top
-    # room for every layer of the graph and for the widest one, so deep nets stay legible
-    fig, ax = plt.subplots(figsize=(min(40, max(6, 1.8 * max(map(len, layers)))),
-                                    min(60, max(4, 0.6 * len(layers)))))
-    ops = [k for k, a in g.nodes(data=True) if a["kind"] == "op"]
-    tensors = [k for k in g.nodes if k not in set(ops)]
-    nx.draw_networkx_edges(g, pos, ax=ax, arrows=True, arrowsize=10, node_size=900)
-    nx.draw_networkx_nodes(g, pos, nodelist=ops, node_color="lightblue", node_size=900, ax=ax)
-    nx.draw_networkx_nodes(g, pos, nodelist=tensors, node_shape="s", node_size=600,
-                           node_color=["khaki" if g.nodes[k]["requires_grad"] else "white"
-                                       for k in tensors], edgecolors="gray", ax=ax)
-    nx.draw_networkx_labels(g, pos, {k: g.nodes[k]["label"] for k in g.nodes}, font_size=7, ax=ax)
-    ax.set_axis_off()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return graph_picture.draw_matplotlib(picture, path, title)

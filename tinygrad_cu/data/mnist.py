@@ -126,9 +126,9 @@ def load_idx_dataset(spec, data_dir=None, download=True, fallback=True, timeout=
     except DataUnavailableError as why:
         if not fallback:
             raise
-        reason = str(why) if len(str(why)) < 160 else str(why)[:157] + "..."
-        print(f"tinygrad_cu.data: {spec.name} unavailable ({reason}); "
-              f"using the embedded fallback: 1,797 8x8 UCI digits upscaled to 28x28", flush=True)
+        # the whole reason, never cut: the end of a download error is its cause
+        print(f"tinygrad_cu.data: {spec.name} unavailable: {why}\n"
+              f"tinygrad_cu.data: using the embedded fallback: 1,797 8x8 UCI digits upscaled to 28x28", flush=True)
         return LoadedData(*load_digits_split(), source="digits-fallback", location=str(why))
     for split in ("train", "test"):
         n_images, n_labels = len(arrays[f"{split}_images"]), len(arrays[f"{split}_labels"])

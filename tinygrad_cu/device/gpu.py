@@ -26,7 +26,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import dtypes
-from . import profiling
+from . import compile_notice, profiling
 from .recording import state as recording
 
 
@@ -357,8 +357,10 @@ class GPUDevice:
             raise self._error_kinds[code - 1](tuple(int(w) for w in record[1:]))
 
     # --- kernels -----------------------------------------------------------------
-    def function(self, source_file, kernel_name):
-        """The compiled kernel `kernel_name` from `ops/<source_file>`, compiled once."""
+    def module(self, source_file):
+        """The compiled module of `ops/<source_file>`, compiled (or loaded from the
+        compiler's cache) once per process; a real compile is announced once on stderr
+        (compile_notice.py), since it is the long silent wait of a first run."""
         with self._lock:
             module = self._modules.get(source_file)
             if module is None:
@@ -369,9 +371,15 @@ class GPUDevice:
                     with open(os.path.join(ops_dir(), source_file)) as f:
                         source = f.read()
                     include_dirs = [ops_dir()]
-                module = self._modules[source_file] = self.SourceModule(
-                    source, options=["-std=c++17"], include_dirs=include_dirs)
-        return module.get_function(kernel_name)
+                with compile_notice.announce(self.name, source_label(source_file), self.SourceModule) as hook:
+                    module = self.SourceModule(source, options=["-std=c++17"], include_dirs=include_dirs, **hook)
+                self._modules[source_file] = module
+        return module
+
+    def function(self, source_file, kernel_name):
+        """The compiled kernel `kernel_name` from `ops/<source_file>` (or a custom op's
+        source), compiled once."""
+        return self.module(source_file).get_function(kernel_name)
 
     def prepared(self, source_file, kernel_name, args):
         """The kernel's PreparedKernel, made on its first launch from that launch's

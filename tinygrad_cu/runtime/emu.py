@@ -117,10 +117,14 @@ class SourceModule:
 
     Positional parameters follow PyCUDA; nvcc, keep, arch and code are accepted and
     ignored. Of `options`, -D and -I are passed to g++. cache_dir=False disables the
-    cache (it defaults to $TINYGRAD_CU_CACHE, else ~/.cache/tinygrad_cu/emu)."""
+    cache (it defaults to $TINYGRAD_CU_CACHE, else ~/.cache/tinygrad_cu/emu).
+    on_compile (an addition): called with the cache folder just before a module that is
+    not in the cache is compiled, so that the caller can say why the wait is coming
+    (GPUDevice prints it once per kernel file: device/compile_notice.py)."""
+    REPORTS_COMPILES = True     # accepts on_compile (PyCUDA's SourceModule does not)
 
     def __init__(self, source, nvcc="nvcc", options=None, keep=False, no_extern_c=False, arch=None,
-                 code=None, cache_dir=None, include_dirs=(), check=None, timeout=None):
+                 code=None, cache_dir=None, include_dirs=(), check=None, timeout=None, on_compile=None):
         check = check if check is not None else (os.environ.get("TINYGRAD_CU_EMU_CHECK") or None)
         if check not in CHECK_MODES:
             raise ValueError(f"check={check!r}: use None, 'race' or 'bounds'")
@@ -151,6 +155,8 @@ class SourceModule:
             found = None   # built before launch bounds were recorded: analyse again
         self.cached = found is not None
         if found is None:
+            if on_compile is not None:
+                on_compile(directory)
             found = self._build(source, directory, key, flags, cxx, defines, include_dirs, no_extern_c)
         path, self._meta = found
         self._lib = _open_library(path)

@@ -1,0 +1,63 @@
+"""tg.warmup(device): compile every kernel file up front, with one progress bar.
+
+Without it each ops/<file>.cu is compiled at the first launch of one of its kernels,
+somewhere inside the first training step (compile_notice.py says so as it happens). An
+example calls warmup before its first epoch, so that the wait is at the start, visible,
+and not counted in the img/s it reports. On `cpu` there is nothing to compile.
+"""
+import os
+import sys
+import time
+
+from . import compile_notice
+from .gpu import GPUDevice, ops_dir
+
+SHOWN_SECONDS = 0.5      # outside a terminal, a line for each file that took this long (a compile)
+
+
+def kernel_files():
+    """The kernel files of every op family, as GPUDevice.module() names them."""
+    return sorted(f for f in os.listdir(ops_dir()) if f.endswith(".cu"))
+
+
+def _progress(files, device_name):
+    """A tqdm bar on a terminal; None (a line per file) in a log or without tqdm, where
+    a bar redrawn with carriage returns would be one long line."""
+    try:
+        from tqdm import tqdm
+    except ImportError:      # tqdm is the 'examples' extra
+        return None
+    if not sys.stderr.isatty():
+        return None
+    return tqdm(total=len(files), desc=f"{device_name}: compiling kernels", unit="file",
+                file=sys.stderr, leave=True)
+
+
+def warmup(device=None, progress=True):
+    """Compile (or load from the cache) every kernel file of `device` ('emu', 'cuda';
+    None = the default device) now. Returns {file: seconds it took}; {} on `cpu`.
+    progress=True shows a progress bar on stderr (a line per file outside a terminal)."""
+    from . import get_device
+    dev = get_device(device)
+    if not isinstance(dev, GPUDevice):
+        return {}
+    files = kernel_files()
+    bar = _progress(files, dev.name) if progress else None
+    seconds = {}
+    with compile_notice.quiet():
+        for f in files:
+            if bar is not None:
+                bar.set_postfix_str(f"ops/{f}")
+            start = time.perf_counter()
+            dev.module(f)
+            seconds[f] = time.perf_counter() - start
+            if bar is not None:
+                bar.update(1)
+            elif progress and seconds[f] >= SHOWN_SECONDS:     # compiled, not just loaded from the cache
+                print(f"{dev.name}: ops/{f} ready in {seconds[f]:.1f} s", file=sys.stderr, flush=True)
+    if bar is not None:
+        bar.close()
+    if progress:
+        print(f"{dev.name}: {len(files)} kernel files ready in {sum(seconds.values()):.1f} s", file=sys.stderr,
+              flush=True)
+    return seconds
