@@ -19,7 +19,7 @@ import itertools
 import os
 import threading
 
-from . import computation_graph as graph_mod
+from . import computation_graph as graph_mod, errors
 # grad mode lives in its own module; these names stay importable from here
 from .grad_mode import _mode as _grad_mode, enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401,E501
 from .device.recording import state as recording
@@ -115,7 +115,13 @@ def _infer(op, bufs, attrs, key):
     if op.n_inputs is not None and len(bufs) != op.n_inputs:
         raise TypeError(f"{op.name}: expected {op.n_inputs} tensor input(s), got {len(bufs)}")
     metas = tuple([Meta(b.shape, b.dtype) for b in bufs])
-    found = metas, op.infer(*metas, **attrs)
+    try:
+        found = metas, op.infer(*metas, **attrs)
+    except (ValueError, TypeError) as e:    # also RuntimeError, as PyTorch raises (errors.py)
+        typed = errors.as_op_error(e)
+        if typed is e:
+            raise
+        raise typed.with_traceback(e.__traceback__) from None
     try:
         key = tuple(key)
         hash(key)

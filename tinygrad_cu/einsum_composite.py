@@ -24,6 +24,8 @@ import string
 
 import numpy as np
 
+from .errors import OpError
+
 LETTERS = frozenset(string.ascii_letters)
 
 
@@ -33,14 +35,14 @@ def _term(term, equation):
     while i < len(term):
         if term.startswith("...", i):
             if "..." in out:
-                raise ValueError(f"einsum: more than one '...' in a term of {equation!r}")
+                raise OpError(f"einsum: more than one '...' in a term of {equation!r}")
             out.append("...")
             i += 3
         elif term[i] in LETTERS:
             out.append(term[i])
             i += 1
         else:
-            raise ValueError(f"einsum: invalid subscript {term[i]!r} in {equation!r} (use letters a-z, A-Z "
+            raise OpError(f"einsum: invalid subscript {term[i]!r} in {equation!r} (use letters a-z, A-Z "
                              f"and '...')")
     return out
 
@@ -52,17 +54,17 @@ def parse(equation, ndims):
         raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
     eq = equation.replace(" ", "")
     if eq.count("->") > 1:
-        raise ValueError(f"einsum: more than one '->' in {equation!r}")
+        raise OpError(f"einsum: more than one '->' in {equation!r}")
     lhs, arrow, rhs = eq.partition("->")
     terms = [_term(t, equation) for t in lhs.split(",")]
     if len(terms) != len(ndims):
-        raise ValueError(f"einsum: {equation!r} has {len(terms)} operand terms but {len(ndims)} operands were given")
+        raise OpError(f"einsum: {equation!r} has {len(terms)} operand terms but {len(ndims)} operands were given")
     ellipsis_dims = []
     for k, (term, nd) in enumerate(zip(terms, ndims)):
         letters = len(term) - ("..." in term)
         extra = nd - letters
         if extra < 0 or (extra and "..." not in term):
-            raise ValueError(f"einsum: term {''.join(term)!r} of {equation!r} has {letters} subscripts for "
+            raise OpError(f"einsum: term {''.join(term)!r} of {equation!r} has {letters} subscripts for "
                              f"operand {k} with {nd} dims")
         ellipsis_dims.append(extra)
     E = max(ellipsis_dims, default=0)
@@ -81,9 +83,9 @@ def parse(equation, ndims):
     output = []
     for s in _term(rhs, equation):
         if s in output:
-            raise ValueError(f"einsum: output subscript {s!r} appears more than once in {equation!r}")
+            raise OpError(f"einsum: output subscript {s!r} appears more than once in {equation!r}")
         if s != "..." and s not in counts:
-            raise ValueError(f"einsum: output subscript {s!r} of {equation!r} appears in no operand")
+            raise OpError(f"einsum: output subscript {s!r} of {equation!r} appears in no operand")
         output.extend(range(E) if s == "..." else [s])
     return inputs, output
 
@@ -98,7 +100,7 @@ def _sizes(operands, inputs, equation):
                 sizes[label] = n
             elif n != 1 and n != have:
                 name = "'...' dim" if isinstance(label, int) else f"subscript {label!r}"
-                raise ValueError(f"einsum: {name} of {equation!r} has size {n} in operand {k} "
+                raise OpError(f"einsum: {name} of {equation!r} has size {n} in operand {k} "
                                  f"{tuple(t.shape)} but {have} elsewhere")
     return sizes
 
@@ -116,7 +118,7 @@ def _diagonals(t, labels, k, equation):
         at = [i for i, l in enumerate(labels) if l == label]
         n = t.shape[at[0]]
         if any(t.shape[i] != n for i in at):
-            raise ValueError(f"einsum: subscript {label!r} is repeated in operand {k} of {equation!r} "
+            raise OpError(f"einsum: subscript {label!r} is repeated in operand {k} of {equation!r} "
                              f"with different sizes {[t.shape[i] for i in at]}")
         rest = [i for i in range(len(labels)) if i not in at]
         t = t.permute(*(at + rest)) if at + rest != list(range(len(labels))) else t
@@ -154,7 +156,7 @@ def _subscript(n):
         return "..."
     if isinstance(n, (int, np.integer)) and 0 <= n < 52:
         return chr(ord("A") + n) if n < 26 else chr(ord("a") + n - 26)
-    raise ValueError(f"einsum: a sublist entry must be an int in [0, 52) or Ellipsis, got {n!r}")
+    raise OpError(f"einsum: a sublist entry must be an int in [0, 52) or Ellipsis, got {n!r}")
 
 
 def _from_sublists(args):

@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import dtypes
+from .errors import DimensionError
 
 REGISTRY = {}
 
@@ -150,7 +151,7 @@ def normalize_axes(op_name, axis, ndim):
     out = []
     for a in axes:
         if not -max(ndim, 1) <= a < max(ndim, 1):
-            raise ValueError(f"{op_name}: axis {a} is out of range for a tensor of {ndim} dims")
+            raise DimensionError(f"{op_name}: axis {a} is out of range for a tensor of {ndim} dims")
         out.append(int(a) % max(ndim, 1))
     if len(set(out)) != len(out):
         raise ValueError(f"{op_name}: repeated axis in {axis}")

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import autograd, dtypes
 from .autograd import apply, run
+from .errors import OpError
 from .device import get_device
 from .device.recording import state as recording
 from .op import REGISTRY
@@ -80,7 +81,7 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
 
     def item(self):
         if self.numel() != 1:
-            raise ValueError(f"item: only a tensor with one element can be converted to a "
+            raise OpError(f"item: only a tensor with one element can be converted to a "
                              f"Python scalar, got shape {self.shape}")
         return self.numpy().reshape(()).item()
 
@@ -127,7 +128,7 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
         keeping its identity: how hand-written update rules change parameters."""
         value = self._operand(value, "assign")
         if value.shape != self.shape or value.dtype != self.dtype or value._dev is not self._dev:
-            raise ValueError(f"assign: {value.shape} {value.dtype} on {value.device} does not match "
+            raise OpError(f"assign: {value.shape} {value.dtype} on {value.device} does not match "
                              f"{self.shape} {self.dtype} on {self.device}")
         if self._node is not None:
             raise RuntimeError("assign: only leaf tensors can be assigned to")
@@ -242,7 +243,7 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
         dimension removed afterwards; leading (batch) dimensions broadcast."""
         other = self._operand(other, "matmul")
         if self.ndim == 0 or other.ndim == 0:
-            raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes "
+            raise OpError(f"matmul: both operands need at least 1 dimension, got shapes "
                              f"{self.shape} and {other.shape}")
         a = self.unsqueeze(0) if self.ndim == 1 else self
         b = other.unsqueeze(-1) if other.ndim == 1 else other
@@ -270,7 +271,7 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
 
     def clip(self, min=None, max=None):
         if min is None and max is None:
-            raise ValueError("clip: at least one of min and max must be given")
+            raise OpError("clip: at least one of min and max must be given")
         return apply("clip", self, min=None if min is None else float(min),
                      max=None if max is None else float(max))
 
@@ -358,7 +359,7 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
         try:
             pad_width = tuple((int(a), int(b)) for a, b in pad_width)
         except (TypeError, ValueError):
-            raise ValueError(f"pad: pad_width must be one (before, after) pair per dim of {self.shape}, "
+            raise OpError(f"pad: pad_width must be one (before, after) pair per dim of {self.shape}, "
                              f"got {pad_width!r} (nn.functional.pad takes PyTorch's flat form)") from None
         return apply("pad", self, pad_width=pad_width, value=float(value))
 
@@ -387,7 +388,7 @@ def cat(tensors, dim=0):
     """Join tensors along an existing dimension."""
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("cat: expected a non-empty list of tensors")
+        raise OpError("cat: expected a non-empty list of tensors")
     return apply("cat", *tensors, axis=int(dim))
 
 
@@ -395,7 +396,7 @@ def stack(tensors, dim=0):
     """Join tensors along a new dimension."""
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("stack: expected a non-empty list of tensors")
+        raise OpError("stack: expected a non-empty list of tensors")
     return cat([t.unsqueeze(dim) for t in tensors], dim=dim)
 
 

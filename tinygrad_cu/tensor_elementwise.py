@@ -11,6 +11,7 @@ integers return a copy, mixed dtypes of logical ops become bool.
 """
 from . import dtypes
 from .autograd import apply
+from .errors import OpError
 
 ROUNDING_MODES = (None, "trunc", "floor")
 
@@ -139,7 +140,7 @@ class ElementwiseMixin:
         """a / b; rounding_mode 'trunc' rounds toward zero, 'floor' down (Python's //).
         Rounded quotients have gradient 0, as PyTorch's."""
         if rounding_mode not in ROUNDING_MODES:
-            raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+            raise OpError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
         if rounding_mode is None:
             return self.__truediv__(other)
         return self._binary(f"div_{rounding_mode}", other)

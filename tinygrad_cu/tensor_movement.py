@@ -18,6 +18,7 @@ import numpy as np
 
 from . import dtypes
 from .autograd import apply
+from .errors import OpError
 from .einsum_composite import einsum  # noqa: F401  (exported as tg.einsum)
 
 
@@ -67,7 +68,7 @@ class MovementMethods:
 
     def gather(self, dim, index, *, sparse_grad=False):
         if sparse_grad:
-            raise ValueError("gather: sparse_grad=True is not supported (there are no sparse tensors)")
+            raise OpError("gather: sparse_grad=True is not supported (there are no sparse tensors)")
         return apply("gather", self, as_index(index, self.device, "gather"), dim=dim)
 
     def index_select(self, dim, index):
@@ -83,7 +84,7 @@ class MovementMethods:
         if reduce is None:
             return apply("scatter", self, index, src, dim=dim)
         if reduce not in ("add", "multiply"):
-            raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
+            raise OpError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
         return apply("scatter_reduce", self, index, src, dim=dim, reduce="sum" if reduce == "add" else "prod",
                      include_self=True)
 
@@ -108,14 +109,14 @@ class MovementMethods:
     # --- composites of slices ------------------------------------------------------------
     def narrow(self, dim, start, length):
         if self.ndim == 0:
-            raise ValueError("narrow: a 0-d tensor cannot be narrowed")
+            raise OpError("narrow: a 0-d tensor cannot be narrowed")
         d = self._dim(dim, "narrow")
         n = self.shape[d]
         if not -n <= start <= n:
             raise IndexError(f"narrow: start {start} is out of range for dim {dim} of size {n} (shape {self.shape})")
         start = start % n if start < 0 else start
         if length < 0 or start + length > n:
-            raise ValueError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({n}) "
+            raise OpError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({n}) "
                              f"of shape {self.shape}")
         return self[(slice(None),) * d + (slice(start, start + length),)]
 
@@ -128,17 +129,17 @@ class MovementMethods:
             split_size_or_sections = split_size
         d = self._dim(dim, "split")
         if self.ndim == 0:
-            raise ValueError("split: a 0-d tensor cannot be split")
+            raise OpError("split: a 0-d tensor cannot be split")
         n = self.shape[d]
         if isinstance(split_size_or_sections, (int, np.integer)):
             size = int(split_size_or_sections)
             if size < 0 or (size == 0 and n):
-                raise ValueError(f"split: split_size must be positive, got {size} for dim {dim} of size {n}")
+                raise OpError(f"split: split_size must be positive, got {size} for dim {dim} of size {n}")
             sizes = [min(size, n - s) for s in range(0, n, size)] if n else [0]
         else:
             sizes = [int(s) for s in split_size_or_sections]
             if any(s < 0 for s in sizes) or sum(sizes) != n:
-                raise ValueError(f"split: split sizes {sizes} must be non-negative and sum exactly to {n}, "
+                raise OpError(f"split: split sizes {sizes} must be non-negative and sum exactly to {n}, "
                                  f"the size of dim {dim} of shape {self.shape}")
         starts = np.cumsum([0] + sizes[:-1])
         return tuple(self.narrow(d, int(s), k) for s, k in zip(starts, sizes))
@@ -146,10 +147,10 @@ class MovementMethods:
     def chunk(self, chunks, dim=0):
         """At most `chunks` pieces of ceil(n / chunks) along dim (the last may be smaller)."""
         if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
-            raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+            raise OpError(f"chunk: chunks must be a positive int, got {chunks!r}")
         d = self._dim(dim, "chunk")
         if self.ndim == 0:
-            raise ValueError("chunk: a 0-d tensor cannot be chunked")
+            raise OpError("chunk: a 0-d tensor cannot be chunked")
         n = self.shape[d]
         if n == 0:
             return self.split([0] * int(chunks), d)
@@ -167,7 +168,7 @@ class MovementMethods:
         if dim is None:
             return self.reshape(-1).gather(0, indices.reshape(-1))
         if indices.ndim != self.ndim:
-            raise ValueError(f"take_along_dim: input {self.shape} and indices {indices.shape} must have the "
+            raise OpError(f"take_along_dim: input {self.shape} and indices {indices.shape} must have the "
                              f"same number of dims")
         d = self._dim(dim, "take_along_dim")
         if self.ndim == 0:
@@ -176,7 +177,7 @@ class MovementMethods:
         try:
             common = list(np.broadcast_shapes(outside(self.shape), outside(indices.shape)))
         except ValueError:
-            raise ValueError(f"take_along_dim: input {self.shape} and indices {indices.shape} cannot be "
+            raise OpError(f"take_along_dim: input {self.shape} and indices {indices.shape} cannot be "
                              f"broadcast outside dim {dim}") from None
         x_shape = tuple(common[:d] + [self.shape[d]] + common[d + 1:])
         i_shape = tuple(common[:d] + [indices.shape[d]] + common[d + 1:])
@@ -202,13 +203,13 @@ class MovementMethods:
         if counts.size == 1:
             counts = np.full(n, counts[0])
         if counts.size != n:
-            raise ValueError(f"repeat_interleave: {counts.size} repeats for dim {d} of size {n} "
+            raise OpError(f"repeat_interleave: {counts.size} repeats for dim {d} of size {n} "
                              f"(shape {x.shape}): need one per element, or one")
         if (counts < 0).any():
-            raise ValueError(f"repeat_interleave: repeats must be non-negative, got {counts.tolist()}")
+            raise OpError(f"repeat_interleave: repeats must be non-negative, got {counts.tolist()}")
         index = np.repeat(np.arange(n, dtype=np.int64), counts)
         if output_size is not None and output_size != index.size:
-            raise ValueError(f"repeat_interleave: output_size {output_size} does not match the repeats' "
+            raise OpError(f"repeat_interleave: output_size {output_size} does not match the repeats' "
                              f"total {index.size}")
         return x.index_select(d, Tensor(index, device=self.device))
 
@@ -221,7 +222,7 @@ def one_hot(tensor, num_classes=-1):
         raise TypeError(f"one_hot: expected an int64 tensor of class values, got dtype {tensor.dtype}")
     if num_classes == -1:
         if tensor.numel() == 0:
-            raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
+            raise OpError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
         num_classes = int(tensor.numpy().max()) + 1
     return apply("one_hot", tensor, num_classes=num_classes)
 
