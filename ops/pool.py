@@ -18,11 +18,25 @@ from . import cpu_parallel
 SOURCE = "pool.cu"
 
 
+def _is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def pair(op, value, what):
+    """One int, or a tuple/list of two, as (h, w); anything else is an error naming the op
+    (a 3-element padding once reached the kernel as an extra argument)."""
+    t = (value, value) if _is_int(value) else tuple(value) if isinstance(value, (tuple, list)) else None
+    if t is None or not all(_is_int(i) for i in t):
+        raise TypeError(f"{op}: {what} must be an int or a tuple of two ints, got {value!r}")
+    if len(t) != 2:
+        raise ValueError(f"{op}: {what} must be a single int or a tuple of two ints (h, w), got {value!r}")
+    return int(t[0]), int(t[1])
+
+
 def pool_geometry(op, shape, kernel_size, stride, padding):
-    pair = lambda v: (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(i) for i in v)
-    k = pair(kernel_size)
-    s = k if stride is None else pair(stride)
-    p = pair(padding)
+    k = pair(op, kernel_size, "kernel_size")
+    s = k if stride is None else pair(op, stride, "stride")
+    p = pair(op, padding, "padding")
     if len(shape) != 4:
         raise ValueError(f"{op}: expected input (N, C, H, W), got {shape}")
     if min(k) < 1 or min(s) < 1 or min(p) < 0 or p[0] * 2 > k[0] or p[1] * 2 > k[1]:
