@@ -76,7 +76,15 @@ def cases_for(name, rng, dtype=np.float64):
                 ([v(1, 2, 9, 8), v(3, 2, 3, 2)], dict(stride=(2, 1), padding=(0, 1))),
                 ([v(2, 3, 9), v(4, 3, 3), v(4)], dict(stride=1, padding=0)),           # 1-D (audio)
                 ([v(2, 3, 11), v(2, 3, 4)], dict(stride=2, padding=1)),
-                ([v(2, 1, 5, 4, 6), v(2, 1, 2, 3, 3), v(2)], dict(stride=1, padding=(1, 0, 1)))]  # 3-D
+                ([v(2, 1, 5, 4, 6), v(2, 1, 2, 3, 3), v(2)], dict(stride=1, padding=(1, 0, 1))),  # 3-D
+                ([v(2, 4, 7, 6), v(6, 2, 3, 2), v(6)], dict(stride=(1, 2), padding=1, dilation=(2, 1), groups=2)),
+                ([v(1, 3, 10), v(3, 1, 3)], dict(stride=1, padding=2, dilation=3, groups=3)),    # depthwise
+                ([v(1, 2, 4, 5, 4), v(2, 1, 2, 2, 2)], dict(stride=1, padding=0, dilation=(1, 2, 1), groups=2))]
+    if name == "conv_transpose":
+        return [([v(2, 4, 3, 4), v(4, 3, 3, 3)], dict(stride=2, padding=1, output_padding=1)),     # 2-D
+                ([v(1, 4, 4, 3), v(4, 1, 2, 3)], dict(stride=(1, 2), padding=(0, 1), dilation=(2, 1), groups=2)),
+                ([v(2, 3, 5), v(3, 2, 4)], dict(stride=3, padding=1, output_padding=2)),       # 1-D
+                ([v(1, 2, 2, 3, 2), v(2, 2, 2, 2, 3)], dict(stride=(2, 1, 1), padding=(0, 0, 1)))]  # 3-D
     if name in ("max_pool2d", "avg_pool2d"):
         return [([v(2, 3, 8, 9)], a) for a in _attrs(op)]
     return None

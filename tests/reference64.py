@@ -75,22 +75,49 @@ def cross_entropy(logits, labels, reduction="mean"):
     return {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
 
 
-def conv(x, w, b=None, stride=1, padding=0):
-    """Direct convolution: one dot product per output position (slow, obvious)."""
+def _per_dim(v, d):
+    return (v,) * d if isinstance(v, int) else tuple(v)
+
+
+def conv(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """Direct convolution: one dot product per output position and group (slow, obvious)."""
     d = x.ndim - 2
-    st = (stride,) * d if isinstance(stride, int) else tuple(stride)
-    pd = (padding,) * d if isinstance(padding, int) else tuple(padding)
+    st, pd, dl = _per_dim(stride, d), _per_dim(padding, d), _per_dim(dilation, d)
     xp = np.pad(x, [(0, 0), (0, 0)] + [(p, p) for p in pd])
     k = w.shape[2:]
-    out = [(xp.shape[2 + i] - k[i]) // st[i] + 1 for i in range(d)]
+    span = [dl[i] * (k[i] - 1) + 1 for i in range(d)]
+    out = [(xp.shape[2 + i] - span[i]) // st[i] + 1 for i in range(d)]
+    cg, og = x.shape[1] // groups, w.shape[0] // groups
     y = np.zeros((x.shape[0], w.shape[0], *out))
-    for pos in itertools.product(*(range(o) for o in out)):
-        window = xp[(slice(None), slice(None)) + tuple(slice(p * s, p * s + kk) for p, s, kk in zip(pos, st, k))]
-        y[(slice(None), slice(None)) + pos] = np.tensordot(window, w, axes=(list(range(1, 2 + d)),
-                                                                            list(range(1, 2 + d))))
+    for g in range(groups):
+        for pos in itertools.product(*(range(o) for o in out)):
+            window = xp[(slice(None), slice(g * cg, (g + 1) * cg)) +
+                        tuple(slice(p * s, p * s + sp, dd) for p, s, sp, dd in zip(pos, st, span, dl))]
+            y[(slice(None), slice(g * og, (g + 1) * og)) + pos] = np.tensordot(
+                window, w[g * og:(g + 1) * og], axes=(list(range(1, 2 + d)), list(range(1, 2 + d))))
     if b is not None:
         y += b.reshape((1, -1) + (1,) * d)
     return y
+
+
+def conv_transpose(x, w, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
+    """Transposed convolution as a scatter: every input element adds x * w[tap] at
+    i * stride + tap * dilation of an uncropped output, which then loses `padding` at
+    each end (output_padding extends the far end only)."""
+    d = x.ndim - 2
+    st, pd, dl, op = (_per_dim(v, d) for v in (stride, padding, dilation, output_padding))
+    k = w.shape[2:]
+    cg, og = x.shape[1] // groups, w.shape[1]
+    full = [(x.shape[2 + i] - 1) * st[i] + dl[i] * (k[i] - 1) + 1 + op[i] for i in range(d)]
+    y = np.zeros((x.shape[0], og * groups, *full))
+    for g in range(groups):
+        for pos in itertools.product(*(range(n) for n in x.shape[2:])):
+            for tap in itertools.product(*(range(kk) for kk in k)):
+                at = tuple(p * s + t * dd for p, s, t, dd in zip(pos, st, tap, dl))
+                # (N, cg) x (cg, og) -> (N, og)
+                y[(slice(None), slice(g * og, (g + 1) * og)) + at] += \
+                    x[(slice(None), slice(g * cg, (g + 1) * cg)) + pos] @ w[(slice(g * cg, (g + 1) * cg), slice(None)) + tap]
+    return y[(slice(None), slice(None)) + tuple(slice(p, f - p) for p, f in zip(pd, full))]
 
 
 def pool(kind, x, kernel_size, stride=None, padding=0):
@@ -139,6 +166,8 @@ def forward(name, arrays, attrs):
         return cross_entropy(*arrays, **attrs)
     if name == "conv":
         return conv(*arrays, **attrs)
+    if name == "conv_transpose":
+        return conv_transpose(*arrays, **attrs)
     if name in ("max_pool2d", "avg_pool2d"):
         return pool(name[:3], arrays[0], **attrs)
     x = arrays[0]

@@ -91,27 +91,55 @@ def linear(x, weight, bias=None):
     return apply("linear", x.reshape(-1, x.shape[-1]), *params).reshape(*x.shape[:-1], weight.shape[0])
 
 
-def _conv(d, x, weight, bias, stride, padding):
+def _conv(d, x, weight, bias, stride, padding, dilation, groups):
     if x.ndim != d + 2:
         raise ValueError(f"conv{d}d: expected input (N, C{', *spatial' if d else ''}) with {d} spatial "
                          f"dims, got {x.shape}")
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    return apply("conv", *inputs, stride=stride, padding=padding)
+    return apply("conv", *inputs, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
 
-def conv1d(x, weight, bias=None, stride=1, padding=0):
-    """x (N, C, L), weight (O, C, k): audio-like signals."""
-    return _conv(1, x, weight, bias, stride, padding)
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """x (N, C, L), weight (O, C/groups, k): audio-like signals."""
+    return _conv(1, x, weight, bias, stride, padding, dilation, groups)
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0):
-    """x (N, C, H, W), weight (O, C, kh, kw): images."""
-    return _conv(2, x, weight, bias, stride, padding)
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """x (N, C, H, W), weight (O, C/groups, kh, kw): images."""
+    return _conv(2, x, weight, bias, stride, padding, dilation, groups)
 
 
-def conv3d(x, weight, bias=None, stride=1, padding=0):
-    """x (N, C, D, H, W), weight (O, C, kd, kh, kw): volumes."""
-    return _conv(3, x, weight, bias, stride, padding)
+def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """x (N, C, D, H, W), weight (O, C/groups, kd, kh, kw): volumes."""
+    return _conv(3, x, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transpose(d, x, weight, bias, stride, padding, output_padding, groups, dilation):
+    if x.ndim != d + 2:
+        raise ValueError(f"conv_transpose{d}d: expected input (N, C, *spatial) with {d} spatial dims, got {x.shape}")
+    y = apply("conv_transpose", x, weight, stride=stride, padding=padding, output_padding=output_padding,
+              dilation=dilation, groups=groups)
+    if bias is None:
+        return y
+    if bias.shape != (y.shape[1],):
+        raise ValueError(f"conv_transpose{d}d: bias shape {bias.shape} must be ({y.shape[1]},)")
+    return y + bias.reshape(1, -1, *(1,) * d)       # a composite: its backward is add's sum
+
+
+def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The adjoint of conv1d: x (N, Cin, L), weight (Cin, Cout/groups, k) -> (N, Cout, L_out)."""
+    return _conv_transpose(1, x, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The adjoint of conv2d: x (N, Cin, H, W), weight (Cin, Cout/groups, kh, kw); upsamples
+    by the stride, e.g. in a decoder or a GAN's generator."""
+    return _conv_transpose(2, x, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The adjoint of conv3d: x (N, Cin, D, H, W), weight (Cin, Cout/groups, kd, kh, kw)."""
+    return _conv_transpose(3, x, weight, bias, stride, padding, output_padding, groups, dilation)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
