@@ -85,6 +85,15 @@ def cases_for(name, rng, dtype=np.float64):
                 ([v(1, 4, 4, 3), v(4, 1, 2, 3)], dict(stride=(1, 2), padding=(0, 1), dilation=(2, 1), groups=2)),
                 ([v(2, 3, 5), v(3, 2, 4)], dict(stride=3, padding=1, output_padding=2)),       # 1-D
                 ([v(1, 2, 2, 3, 2), v(2, 2, 2, 2, 3)], dict(stride=(2, 1, 1), padding=(0, 0, 1)))]  # 3-D
+    if name == "norm":     # batch_norm, layer_norm, group_norm layouts (ops/norm.py); eps larger than
+        bn, ln = dict(eps=1e-3, affine=True), dict(eps=1e-3, affine=True, affine_stride=1)   # finite differences
+        return [([v(4, 3, 5), v(3), v(3)], dict(bn, layout=(4, 3, 5), affine_stride=5)),          # BatchNorm1d
+                ([v(3, 7), v(7), v(7)], dict(ln, layout=(1, 3, 7))),                               # LayerNorm
+                ([v(2, 4, 3), v(4), v(4)], dict(bn, layout=(1, 4, 6), affine_stride=3)),          # GroupNorm(2, 4)
+                ([v(5, 6)], dict(eps=1e-3, layout=(5, 6, 1))),                                     # no affine
+                ([v(2, 3, 2, 2), v(2, 3), v(2, 3)], dict(ln, layout=(1, 2, 12))),                  # LayerNorm((3, 2, 2)) rows
+                ([v(6, 2, 3), v(2), v(2), v(2), 1 + np.abs(v(2))],
+                 dict(bn, layout=(6, 2, 3), affine_stride=3, update_running=True, momentum=0.1))]
     if name in ("max_pool2d", "avg_pool2d"):
         return [([v(2, 3, 8, 9)], a) for a in _attrs(op)]
     return None

@@ -120,6 +120,25 @@ def conv_transpose(x, w, stride=1, padding=0, output_padding=0, dilation=1, grou
     return y[(slice(None), slice(None)) + tuple(slice(p, f - p) for p, f in zip(pd, full))]
 
 
+def norm(x, *params, layout, eps, affine=False, affine_stride=1, update_running=False, momentum=0.1):
+    """For each statistics group q, its elements listed one by one (element i = p*Q*R + q*R + r),
+    normalised with their mean and biased variance; then weight/bias of index (i // stride) % A."""
+    P, Q, R = layout
+    flat = x.reshape(-1)
+    y = np.zeros(flat.shape)
+    for q in range(Q):
+        members = [p * Q * R + q * R + r for p in range(P) for r in range(R)]
+        vals = flat[members]
+        mu = sum(vals) / len(vals)
+        var = sum((v - mu) ** 2 for v in vals) / len(vals)
+        y[members] = (vals - mu) / np.sqrt(var + eps)
+    if affine:
+        w, b = params[0].reshape(-1), params[1].reshape(-1)
+        a = [(i // affine_stride) % w.size for i in range(flat.size)]
+        y = y * w[a] + b[a]
+    return y.reshape(x.shape)
+
+
 def pool(kind, x, kernel_size, stride=None, padding=0):
     pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)
     k = pair(kernel_size)
@@ -166,6 +185,8 @@ def forward(name, arrays, attrs):
         return cross_entropy(*arrays, **attrs)
     if name == "conv":
         return conv(*arrays, **attrs)
+    if name == "norm":
+        return norm(*arrays, **attrs)
     if name == "conv_transpose":
         return conv_transpose(*arrays, **attrs)
     if name in ("max_pool2d", "avg_pool2d"):

@@ -170,3 +170,8 @@ def dropout(x, p=0.5, training=True):
     from ..creation import rng
     keep = (rng().random(x.shape) >= p).astype(x.dtype) / (1 - p)
     return x * Tensor(keep, dtype=x.dtype, device=x.device)
+
+
+# --- normalisation (tinygrad_cu/nn/functional_norm.py) ---------------------------------
+from .functional_norm import batch_norm, group_norm, layer_norm  # noqa: E402,F401
+from .embedding import embedding  # noqa: E402,F401
