@@ -33,6 +33,10 @@ def cases_for(name, rng, dtype=np.float64):
         return [([v(*s)], a) for s in UNARY_SHAPES for a in _attrs(op)]
     if family == "binary":
         return [([v(*sa), v(*sb)], {}) for sa, sb in BINARY_SHAPES]
+    if family == "loss":    # pointwise losses: an input from `domain`, a target from `target_domain`
+        td = op.target_domain
+        return [([v(*s), np.asarray(rng.uniform(td.low, td.high, size=s), dtype=dtype)], a)
+                for s in [(), (7,), (3, 5)] for a in _attrs(op)]
     if family == "reduce":
         shapes = [(3, 4, 5), (1, 7), (2, 33)]
         return [([v(*s)], a) for s in shapes for a in _attrs(op)]

@@ -4,6 +4,7 @@ clearer), NOT sharing code with the ops' own numpy references in ops/.
 Each function takes the op's inputs as float64/int arrays and its attrs.
 """
 import itertools
+import math
 
 import numpy as np
 
@@ -139,6 +140,28 @@ def norm(x, *params, layout, eps, affine=False, affine_stride=1, update_running=
     return y.reshape(x.shape)
 
 
+def _pointwise(fn, x, t):
+    """fn applied element by element, in Python floats."""
+    out = np.array([fn(float(a), float(b)) for a, b in zip(x.ravel(), t.ravel())])
+    return out.reshape(x.shape)
+
+
+def _huber(d, delta):
+    return 0.5 * d * d if abs(d) < delta else delta * (abs(d) - 0.5 * delta)
+
+
+POINTWISE_LOSSES = {
+    "binary_cross_entropy": lambda x, t: -(t * max(math.log(x), -100) + (1 - t) * max(math.log(1 - x), -100)),
+    "binary_cross_entropy_with_logits": lambda z, t: -(t * math.log(1 / (1 + math.exp(-z))) +
+                                                       (1 - t) * math.log(1 - 1 / (1 + math.exp(-z)))),
+    "l1_loss": lambda x, t: abs(x - t),
+    "smooth_l1_loss": lambda x, t, beta=1.0: abs(x - t) if beta == 0 else _huber(x - t, beta) / beta,
+    "huber_loss": lambda x, t, delta=1.0: _huber(x - t, delta),
+    "kl_div": lambda x, t, log_target=False: (math.exp(t) * (t - x) if log_target else
+                                              (t * (math.log(t) - x) if t > 0 else 0.0)),
+}
+
+
 def pool(kind, x, kernel_size, stride=None, padding=0):
     pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)
     k = pair(kernel_size)
@@ -187,6 +210,8 @@ def forward(name, arrays, attrs):
         return conv(*arrays, **attrs)
     if name == "norm":
         return norm(*arrays, **attrs)
+    if name in POINTWISE_LOSSES:
+        return _pointwise(lambda a, b: POINTWISE_LOSSES[name](a, b, **attrs), *arrays)
     if name == "conv_transpose":
         return conv_transpose(*arrays, **attrs)
     if name in ("max_pool2d", "avg_pool2d"):

@@ -11,6 +11,8 @@ from .linear import Linear  # noqa: F401
 from .losses import (CrossEntropyLoss, MSELoss, OneMinusTargetProbLoss,  # noqa: F401
                      QuadraticClassDistanceLoss, one_minus_target_prob_loss,
                      quadratic_class_distance_loss)
+from .loss_modules import (BCELoss, BCEWithLogitsLoss, HuberLoss, KLDivLoss, L1Loss, NLLLoss,  # noqa: F401
+                           SmoothL1Loss)
 from .module import Module  # noqa: F401
 from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm  # noqa: F401
 from .parameter import Parameter  # noqa: F401

@@ -6,7 +6,6 @@ is composed from Tensor arithmetic, which autograd differentiates for free.
 import numpy as np
 
 from ..autograd import apply
-from ..ops.softmax import check_labels
 from ..tensor import Tensor
 
 
@@ -25,35 +24,6 @@ def log_softmax(x, dim=-1):
     return apply("log_softmax", x, axis=dim)
 
 
-def cross_entropy(logits, labels, reduction="mean"):
-    """-log softmax(logits)[t], from raw logits (N, C) and integer labels (N,)."""
-    if not isinstance(labels, Tensor):
-        labels = Tensor(np.asarray(labels), device=logits.device)
-    if labels.dtype.kind in "iu" and labels.dtype != np.int64:
-        labels = labels.long()                 # the kernels take int64 labels
-    return apply("cross_entropy", logits, labels, reduction=reduction)
-
-
-def nll_loss(log_probs, labels, reduction="mean"):
-    """-log_probs[n, t_n]: cross_entropy for inputs that already went through log_softmax.
-
-    The labels are indices into the rows, so they are needed on the host anyway; they are
-    checked there, on every device, with cross_entropy's message (a label of -1 would
-    otherwise pick the last class, as numpy indexing does)."""
-    if log_probs.ndim != 2:
-        raise ValueError(f"nll_loss: expected log-probabilities (N, C), got {log_probs.shape}")
-    n, n_classes = log_probs.shape
-    labels = labels.numpy() if isinstance(labels, Tensor) else np.asarray(labels)
-    if labels.dtype.kind not in "iu":
-        raise TypeError(f"nll_loss: labels must be integers, got {labels.dtype}")
-    if labels.shape != (n,):
-        raise ValueError(f"nll_loss: expected labels of shape ({n},) for log-probabilities "
-                         f"{log_probs.shape}, got {labels.shape}")
-    check_labels(labels, n_classes, "nll_loss")
-    picked = -log_probs[np.arange(n), labels]
-    return reduce_loss(picked, reduction, "nll_loss")
-
-
 def mse_loss(input, target, reduction="mean"):
     """mean((input - target)^2)."""
     if not isinstance(target, Tensor):
@@ -62,17 +32,6 @@ def mse_loss(input, target, reduction="mean"):
         raise ValueError(f"mse_loss: input {input.shape} and target {target.shape} must have the same shape")
     diff = input - target
     return reduce_loss(diff * diff, reduction, "mse_loss")
-
-
-def reduce_loss(values, reduction, name):
-    """Per-example losses -> their mean, sum, or themselves ('none'), as PyTorch's `reduction`."""
-    if reduction == "mean":
-        return values.mean()
-    if reduction == "sum":
-        return values.sum()
-    if reduction == "none":
-        return values
-    raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 def linear(x, weight, bias=None):
@@ -175,3 +134,6 @@ def dropout(x, p=0.5, training=True):
 # --- normalisation (tinygrad_cu/nn/functional_norm.py) ---------------------------------
 from .functional_norm import batch_norm, group_norm, layer_norm  # noqa: E402,F401
 from .embedding import embedding  # noqa: E402,F401
+from .functional_losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: E402,F401
+                                cross_entropy, huber_loss, kl_div, l1_loss, nll_loss, reduce_loss,
+                                smooth_l1_loss)
