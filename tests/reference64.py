@@ -162,20 +162,33 @@ POINTWISE_LOSSES = {
 }
 
 
-def pool(kind, x, kernel_size, stride=None, padding=0):
+def pool(kind, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+         divisor_override=None):
+    """Every window by hand; ceil_mode as PyTorch documents it (the last window must start
+    inside the input or the left padding), the average's divisor per window."""
     pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)
     k = pair(kernel_size)
     s = k if stride is None else pair(stride)
     p = pair(padding)
-    fill = -np.inf if kind == "max" else 0.0
-    xp = np.pad(x, [(0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])], constant_values=fill)
-    oh = (xp.shape[2] - k[0]) // s[0] + 1
-    ow = (xp.shape[3] - k[1]) // s[1] + 1
-    y = np.zeros(x.shape[:2] + (oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            win = xp[:, :, i * s[0]:i * s[0] + k[0], j * s[1]:j * s[1] + k[1]]
-            y[:, :, i, j] = win.max(axis=(2, 3)) if kind == "max" else win.sum(axis=(2, 3)) / (k[0] * k[1])
+    n_out = []
+    for i in range(2):
+        size = x.shape[2 + i] + 2 * p[i] - k[i]
+        o = (-(-size // s[i]) if ceil_mode else size // s[i]) + 1
+        if ceil_mode and (o - 1) * s[i] >= x.shape[2 + i] + p[i]:
+            o -= 1
+        n_out.append(o)
+    y = np.zeros(x.shape[:2] + tuple(n_out))
+    for i in range(n_out[0]):
+        for j in range(n_out[1]):
+            h0, w0 = i * s[0] - p[0], j * s[1] - p[1]
+            h1, w1 = min(h0 + k[0], x.shape[2] + p[0]), min(w0 + k[1], x.shape[3] + p[1])   # inside the padding
+            win = x[:, :, max(h0, 0):min(h1, x.shape[2]), max(w0, 0):min(w1, x.shape[3])]
+            if kind == "max":            # padding is -inf: never the maximum of a non-empty window
+                y[:, :, i, j] = win.max(axis=(2, 3))
+            else:
+                divisor = divisor_override or ((h1 - h0) * (w1 - w0) if count_include_pad
+                                               else win.shape[2] * win.shape[3])
+                y[:, :, i, j] = win.sum(axis=(2, 3)) / divisor
     return y
 
 

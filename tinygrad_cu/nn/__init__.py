@@ -18,3 +18,4 @@ from .module import Module  # noqa: F401
 from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm  # noqa: F401
 from .parameter import Parameter  # noqa: F401
 from .pooling import AvgPool2d, Flatten, MaxPool2d  # noqa: F401
+from .resample import AdaptiveAvgPool2d, Upsample  # noqa: F401

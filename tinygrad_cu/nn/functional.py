@@ -101,12 +101,16 @@ def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     return _conv_transpose(3, x, weight, bias, stride, padding, output_padding, groups, dilation)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0):
-    return apply("max_pool2d", x, kernel_size=kernel_size, stride=stride, padding=padding)
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    if dilation not in (1, (1, 1)) or return_indices:
+        raise NotImplementedError("max_pool2d: only dilation=1 and return_indices=False are implemented")
+    return apply("max_pool2d", x, kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=bool(ceil_mode))
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    return apply("avg_pool2d", x, kernel_size=kernel_size, stride=stride, padding=padding)
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    return apply("avg_pool2d", x, kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=bool(ceil_mode),
+                 count_include_pad=bool(count_include_pad), divisor_override=divisor_override)
 
 
 def pad(x, pad, value=0.0):
@@ -137,3 +141,4 @@ from .embedding import embedding  # noqa: E402,F401
 from .functional_losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: E402,F401
                                 cross_entropy, huber_loss, kl_div, l1_loss, nll_loss, reduce_loss,
                                 smooth_l1_loss)
+from .resample import adaptive_avg_pool2d, interpolate  # noqa: E402,F401
