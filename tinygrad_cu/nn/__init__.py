@@ -3,6 +3,7 @@ from . import functional  # noqa: F401
 from . import functional as F  # noqa: F401
 from . import init  # noqa: F401
 from . import utils  # noqa: F401
+from .attention import MultiheadAttention  # noqa: F401
 from .activation import Identity, LogSoftmax, ReLU, Sigmoid, Sign, Softmax, Softplus, Tanh  # noqa: F401
 from .container import Sequential  # noqa: F401
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d  # noqa: F401

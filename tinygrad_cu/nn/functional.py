@@ -142,3 +142,4 @@ from .functional_losses import (binary_cross_entropy, binary_cross_entropy_with_
                                 cross_entropy, huber_loss, kl_div, l1_loss, nll_loss, reduce_loss,
                                 smooth_l1_loss)
 from .resample import adaptive_avg_pool2d, interpolate  # noqa: E402,F401
+from .attention import scaled_dot_product_attention  # noqa: E402,F401
