@@ -79,8 +79,9 @@ def evaluate(model, loss_fn, dataset, device, batch_size=1000):
     return total_loss / max(len(dataset), 1), correct / max(len(dataset), 1)
 
 
-def train(model, loss_fn, optimizer, train_set, val_set, args):
-    """Mini-batch gradient descent for args.epochs; returns the learning curves."""
+def train(model, loss_fn, optimizer, train_set, val_set, args, batch_scheduler=None):
+    """Mini-batch gradient descent for args.epochs; returns the learning curves.
+    batch_scheduler (e.g. OneCycleLR) is stepped after every batch."""
     history = {"train_loss": [], "val_loss": [], "train_acc": [], "val_acc": [], "img_per_s": []}
     loader = data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed,
                              device=args.device)
@@ -93,6 +94,8 @@ def train(model, loss_fn, optimizer, train_set, val_set, args):
             loss = loss_fn(model(x), y)
             loss.backward()
             optimizer.step()
+            if batch_scheduler:
+                batch_scheduler.step()
             seen += len(y)
             value = loss.item()
             running += value * len(y)

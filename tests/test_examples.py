@@ -21,6 +21,7 @@ def run_example(script, *args, tmp_path):
     ("mlp.py", ["--epochs", "2", "--train-limit", "600"], "mlp_lecture"),
     ("mlp.py", ["--epochs", "1", "--train-limit", "300", "--arch", "large", "--loss", "quadratic"], "mlp_large"),
     ("lenet5.py", ["--epochs", "1", "--train-limit", "200"], "lenet5"),
+    ("cnn.py", ["--epochs", "1", "--train-limit", "200", "--width", "4"], "cnn_mnist"),
 ])
 def test_example_trains_and_writes_its_outputs(script, args, name, tmp_path):
     out = run_example(script, *args, "--out", str(tmp_path / "out"), tmp_path=tmp_path)
