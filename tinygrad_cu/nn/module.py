@@ -195,7 +195,9 @@ class Module:
     def to(self, target):
         """Move every parameter to a device ('cpu', 'emu', 'cuda') or cast it to a
         float dtype, in place. The Parameter objects stay the same (only their
-        buffers are replaced), so an optimiser keeps seeing them; gradients move too."""
+        buffers are replaced), so an optimiser keeps seeing them; gradients move too.
+        Buffers move as well, except those a module keeps on the host (`_host_buffers`:
+        BatchNorm's batch counter, which only the host reads)."""
         device, dtype = _device_or_dtype(target)
         with no_grad():
             for p in self.parameters():
@@ -206,11 +208,10 @@ class Module:
                 p.buf, p._dev = dev.from_numpy(p.numpy().astype(dt, copy=False)), dev
                 if p.grad is not None:
                     p.grad = Tensor._from_buffer(dev.from_numpy(p.grad.numpy().astype(dt, copy=False)), dev)
-            for b in self.buffers():       # float buffers take the dtype; counters stay integers
-                dev = get_device(device) if device is not None else b._dev
-                dt = dtype if dtype is not None and dtypes.is_float(b.dtype) else b.dtype
-                if dev is not b._dev or dt != b.dtype:
-                    b.buf, b._dev = dev.from_numpy(b.numpy().astype(dt, copy=False)), dev
+            for m in self.modules():       # float buffers take the dtype; counters stay integers
+                for name, b in m._buffers.items():
+                    if b is not None and name not in m.__dict__.get("_host_buffers", ()):
+                        _move(b, device, dtype)
         return self
 
     def cpu(self):
@@ -275,6 +276,14 @@ class Module:
 
     def __repr__(self):
         return f"{self._body_repr()}  # {self.num_parameters():,} parameters"
+
+
+def _move(b, device, dtype):
+    """A buffer to `device` (None: its own) and, if it holds floats, to `dtype`, in place."""
+    dev = get_device(device) if device is not None else b._dev
+    dt = dtype if dtype is not None and dtypes.is_float(b.dtype) else b.dtype
+    if dev is not b._dev or dt != b.dtype:
+        b.buf, b._dev = dev.from_numpy(b.numpy().astype(dt, copy=False)), dev
 
 
 def _device_or_dtype(target):

@@ -2,7 +2,8 @@
 
 Each runs one `norm` op (ops/norm.py, fused statistics + normalisation kernels) through
 nn.functional. BatchNorm keeps running_mean, running_var and num_batches_tracked as
-buffers (in state_dict, moved by to()); in training it normalises with the batch's
+buffers (in state_dict; the statistics moved by to(), the counter kept on the host, which
+alone reads it); in training it normalises with the batch's
 statistics and updates the running ones (inside the statistics kernel), in eval it uses
 the running ones. momentum=None gives the cumulative average (momentum 1/batches).
 """
@@ -41,12 +42,13 @@ class _BatchNorm(Module):
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(c), device=device, dtype=dtype))
             self.register_buffer("running_var", Tensor(np.ones(c), device=device, dtype=dtype))
-            self.register_buffer("num_batches_tracked", Tensor(np.array(0, np.int64), device=device,
-                                                               dtype=np.int64))
+            # a host-side counter (momentum=None needs it on the host): never moved to the
+            # device, so counting a batch is an in-place numpy add, no upload per step
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, np.int64), dtype=np.int64))
+            self._host_buffers = ("num_batches_tracked",)
         else:
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(name, None)
-        self._batches = 0      # num_batches_tracked on the host (momentum=None needs it; no device read)
 
     def forward(self, x):
         if x.ndim not in self.input_dims:
@@ -58,20 +60,14 @@ class _BatchNorm(Module):
         use_batch_stats = self.training or self.running_mean is None
         momentum = self.momentum
         if self.training and self.track_running_stats:
-            self._batches += 1
-            self.num_batches_tracked = Tensor(np.array(self._batches, np.int64), device=x.device, dtype=np.int64)
+            counter = self.num_batches_tracked.buf          # a numpy array: the counter stays on the host
+            counter += 1
             if momentum is None:
-                momentum = 1.0 / self._batches
+                momentum = 1.0 / int(counter)
         update = self.training and self.track_running_stats
         return F.batch_norm(x, self.running_mean if update or not use_batch_stats else None,
                             self.running_var if update or not use_batch_stats else None,
                             self.weight, self.bias, use_batch_stats, 0.0 if momentum is None else momentum, self.eps)
-
-    def load_state_dict(self, state_dict, strict=True):
-        result = super().load_state_dict(state_dict, strict)
-        if self.num_batches_tracked is not None:
-            self._batches = int(self.num_batches_tracked.numpy())
-        return result
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
