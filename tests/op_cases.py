@@ -95,7 +95,7 @@ def cases_for(name, rng, dtype=np.float64):
                 ([v(3, 7), v(7), v(7)], dict(ln, layout=(1, 3, 7))),                               # LayerNorm
                 ([v(2, 4, 3), v(4), v(4)], dict(bn, layout=(1, 4, 6), affine_stride=3)),          # GroupNorm(2, 4)
                 ([v(5, 6)], dict(eps=1e-3, layout=(5, 6, 1))),                                     # no affine
-                ([v(2, 3, 2, 2), v(2, 3), v(2, 3)], dict(ln, layout=(1, 2, 12))),                  # LayerNorm((3, 2, 2)) rows
+                ([v(2, 3, 2, 2), v(2, 3), v(2, 3)], dict(ln, layout=(1, 2, 12))),   # rows of 12, a 6-long affine twice
                 ([v(6, 2, 3), v(2), v(2), v(2), 1 + np.abs(v(2))],
                  dict(bn, layout=(6, 2, 3), affine_stride=3, update_running=True, momentum=0.1))]
     if name in ("max_pool2d", "avg_pool2d"):

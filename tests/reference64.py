@@ -115,9 +115,9 @@ def conv_transpose(x, w, stride=1, padding=0, output_padding=0, dilation=1, grou
         for pos in itertools.product(*(range(n) for n in x.shape[2:])):
             for tap in itertools.product(*(range(kk) for kk in k)):
                 at = tuple(p * s + t * dd for p, s, t, dd in zip(pos, st, tap, dl))
-                # (N, cg) x (cg, og) -> (N, og)
-                y[(slice(None), slice(g * og, (g + 1) * og)) + at] += \
-                    x[(slice(None), slice(g * cg, (g + 1) * cg)) + pos] @ w[(slice(g * cg, (g + 1) * cg), slice(None)) + tap]
+                inputs = x[(slice(None), slice(g * cg, (g + 1) * cg)) + pos]          # (N, cg)
+                taps = w[(slice(g * cg, (g + 1) * cg), slice(None)) + tap]            # (cg, og)
+                y[(slice(None), slice(g * og, (g + 1) * og)) + at] += inputs @ taps
     return y[(slice(None), slice(None)) + tuple(slice(p, f - p) for p, f in zip(pd, full))]
 
 

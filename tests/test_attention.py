@@ -50,8 +50,8 @@ def test_scaled_dot_product_attention(device):
     np.testing.assert_allclose(F.scaled_dot_product_attention(T(q), T(k), T(v), attn_mask=T(add), scale=0.3).numpy(),
                                attention64(q, k, v, add=add, scale=0.3)[0], **tol(device))
     causal = F.scaled_dot_product_attention(T(q), T(k[:, :, :5]), T(v[:, :, :5]), is_causal=True).numpy()
-    np.testing.assert_allclose(causal, attention64(q, k[:, :, :5], v[:, :, :5], allowed=np.tril(np.ones((5, 5), bool)))[0],
-                               **tol(device))
+    lower = np.tril(np.ones((5, 5), bool))
+    np.testing.assert_allclose(causal, attention64(q, k[:, :, :5], v[:, :, :5], allowed=lower)[0], **tol(device))
     # the first query sees only the first key: its output is that value exactly
     np.testing.assert_allclose(causal[:, :, 0], v[:, :, 0], **tol(device))
 
@@ -94,8 +94,8 @@ def test_attention_gradients():
     rng = np.random.default_rng(2)
     f64 = lambda *s: tg.Tensor(rng.standard_normal(s), dtype=tg.float64, requires_grad=True)
     q, k, v = f64(2, 3, 2), f64(2, 4, 2), f64(2, 4, 3)
-    assert tg.gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=np.tril(np.ones((3, 4), bool))),
-                        q, k, v)
+    lower = np.tril(np.ones((3, 4), bool))
+    assert tg.gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=lower), q, k, v)
 
     class SelfAttention(nn.Module):          # every parameter and the input, by central differences
         def __init__(self):
