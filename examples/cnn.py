@@ -17,6 +17,7 @@ then dropout - 128 - BatchNorm - ReLU - dropout - 10. Against LeNet-5 (examples/
     (Smith & Topin 2017): the rate warms up to max_lr and anneals to almost 0 in one cycle,
     stepped every batch;
   - small random shifts of the training images (data augmentation), +-2 pixels.
+Measured (README): 99.47% test accuracy on MNIST after 5 epochs on cpu (LeNet-5: 98.91% after 10).
 """
 import numpy as np
 
