@@ -146,3 +146,28 @@ def test_norm_kernels_beyond_one_grid(monkeypatch):
         results.append([y.numpy()] + [t.grad.numpy() for t in ts])
     for got, want in zip(results[1], results[0]):
         np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4)
+
+
+def test_conv_batchnorm_training_same_on_emu_as_cpu():
+    """A few SGD steps of conv + BatchNorm + ReLU + linear: the same losses and running
+    statistics from the kernels as from the numpy references."""
+    device_or_skip("emu")
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((8, 2, 6, 6)).astype(np.float32), rng.integers(0, 3, 8)
+    results = {}
+    for device in ("cpu", "emu"):
+        tg.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(2, 4, 3, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                              nn.Linear(4 * 16, 3), nn.BatchNorm1d(3)).to(device)
+        opt = tg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        losses = []
+        for _ in range(4):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(tg.Tensor(x, device=device)), tg.Tensor(y, device=device))
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        results[device] = losses, model.state_dict()
+    np.testing.assert_allclose(results["emu"][0], results["cpu"][0], rtol=1e-4)
+    for name, value in results["cpu"][1].items():
+        np.testing.assert_allclose(results["emu"][1][name], value, rtol=1e-4, atol=1e-5, err_msg=name)
