@@ -171,3 +171,25 @@ def test_conv_batchnorm_training_same_on_emu_as_cpu():
     np.testing.assert_allclose(results["emu"][0], results["cpu"][0], rtol=1e-4)
     for name, value in results["cpu"][1].items():
         np.testing.assert_allclose(results["emu"][1][name], value, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("make, shape", [(lambda: nn.BatchNorm2d(3), (4, 3, 5, 5)),
+                                         (lambda: nn.LayerNorm(5), (4, 3, 5)),
+                                         (lambda: nn.GroupNorm(3, 3), (2, 3, 4))])
+def test_normalisation_is_a_fused_kernel_pair(make, shape, monkeypatch):
+    """Forward: statistics + normalise (2 launches); backward: statistics, data, affine (3)."""
+    device_or_skip("emu")
+    launched = []
+    real = GPUDevice.launch
+    monkeypatch.setattr(GPUDevice, "launch", lambda self, src, name, *a, **k: (launched.append(name),
+                                                                                real(self, src, name, *a, **k))[1])
+    layer = make().to("emu")
+    x = tg.Tensor(np.random.default_rng(0).standard_normal(shape).astype(np.float32), device="emu",
+                  requires_grad=True)
+    grad = tg.Tensor(np.ones(shape, np.float32), device="emu")
+    launched.clear()
+    y = layer(x)
+    assert launched == ["norm_statistics", "norm_forward"]
+    launched.clear()
+    y.backward(grad)
+    assert sorted(launched) == ["norm_backward_affine", "norm_backward_data", "norm_backward_statistics"]
