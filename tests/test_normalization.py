@@ -193,3 +193,10 @@ def test_normalisation_is_a_fused_kernel_pair(make, shape, monkeypatch):
     launched.clear()
     y.backward(grad)
     assert sorted(launched) == ["norm_backward_affine", "norm_backward_data", "norm_backward_statistics"]
+
+
+def test_embedding_gradcheck():
+    w = tg.Tensor(np.random.default_rng(6).standard_normal((4, 3)), dtype=tg.float64, requires_grad=True)
+    idx = np.array([[0, 2, 2], [1, 3, 0]])
+    assert tg.gradcheck(lambda w: F.embedding(idx, w, padding_idx=2), w)
+    assert tg.gradcheck(lambda w: F.embedding(idx, w), w)
