@@ -1,4 +1,4 @@
-// Convolution: x (N, C, *S), w (O, C, *K), bias (O,), stride and padding per dim.
+// Convolution: x (N, C, *S), w (O, C/groups, *K), bias (O,); stride, padding, dilation per dim.
 // hot: conv2d_forward conv2d_backward_data conv2d_backward_weight
 //
 // 2-D (the tuned path): all three passes are IMPLICIT GEMMs -- the im2col matrix is
@@ -29,9 +29,13 @@
 // by the 8 channels of the tile from shared memory and by KH*KW windows through the
 // cache); a direct one-thread-per-output kernel does 2 FLOP per 2 floats read.
 //
-// 1-D and 3-D: plain direct kernels over a 3-D index space (1-D and 2-D are 3-D with
-// size-1 dims), one thread per output / input / weight element, grid-stride loops, no
-// shared memory: 2 FLOP per 2 loads (0.25 FLOP/byte), relying on the cache.
+// 1-D, 3-D, and any grouped or dilated conv: plain direct kernels over a 3-D index space
+// (1-D and 2-D are 3-D with size-1 dims), one thread per output / input / weight element,
+// grid-stride loops, no shared memory and so no barriers: 2 FLOP per 2 loads
+// (0.25 FLOP/byte), relying on the cache. Groups G: output channel o reads only the
+// Cg = C/G input channels of its group g = o / (O/G), with weight w[o, c - g*Cg, ...];
+// dilation (ld, lh, lw) spaces the kernel taps: tap kd reads input od*sd - pd + kd*ld.
+// The transposed convolution (ops/conv.py) runs these same passes in the other order.
 
 #define CONV_BM 8          // channels per tile (forward, backward-data, backward-weight)
 #define CONV_BN 128        // positions per tile (forward, backward-data)
@@ -255,33 +259,37 @@ __global__ void conv_sum_partials(const float* __restrict__ partial, float* __re
   }
 }
 
-// ---------------------------------------------------------------- 1-D / 3-D
+// ---------------------------------------------------------------- direct (1-D / 3-D / grouped / dilated)
 // Shapes are passed as 3-D: a 1-D conv has D = H = 1, KD = KH = 1, and so on.
 #define CONV3_DIMS int N, int C, int D, int H, int W, int O, int KD, int KH, int KW, \
-                   int OD, int OH, int OW, int sd, int sh, int sw, int pd, int ph, int pw
+                   int OD, int OH, int OW, int sd, int sh, int sw, int pd, int ph, int pw, \
+                   int G, int ld, int lh, int lw
 
-// One thread per output element y[n, o, od, oh, ow]: the dot product of its window.
+// One thread per output element y[n, o, od, oh, ow]: the dot product of its window over
+// the Cg input channels of o's group.
 __global__ void conv_forward(const float* __restrict__ x, const float* __restrict__ w,
                              const float* __restrict__ bias, float* __restrict__ y, int has_bias,
                              CONV3_DIMS) {
   const long long total = (long long)N * O * OD * OH * OW;
+  const int Cg = C / G, Og = O / G;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
        i += (long long)gridDim.x * blockDim.x) {
     const int ow = (int)(i % OW), oh = (int)(i / OW % OH), od = (int)(i / ((long long)OW * OH) % OD);
     const int o = (int)(i / ((long long)OW * OH * OD) % O), n = (int)(i / ((long long)OW * OH * OD * O));
+    const int c0 = (o / Og) * Cg;
     float s = has_bias ? bias[o] : 0.f;
-    for (int c = 0; c < C; ++c)
+    for (int cl = 0; cl < Cg; ++cl)
       for (int kd = 0; kd < KD; ++kd) {
-        const int id = od * sd - pd + kd;
+        const int id = od * sd - pd + kd * ld;
         if (id < 0 || id >= D) continue;
         for (int kh = 0; kh < KH; ++kh) {
-          const int ih = oh * sh - ph + kh;
+          const int ih = oh * sh - ph + kh * lh;
           if (ih < 0 || ih >= H) continue;
           for (int kw = 0; kw < KW; ++kw) {
-            const int iw = ow * sw - pw + kw;
+            const int iw = ow * sw - pw + kw * lw;
             if (iw < 0 || iw >= W) continue;
-            s += x[(((long long)n * C + c) * D + id) * H * W + (long long)ih * W + iw] *
-                   w[(((long long)o * C + c) * KD + kd) * KH * KW + kh * KW + kw];
+            s += x[(((long long)n * C + c0 + cl) * D + id) * H * W + (long long)ih * W + iw] *
+                   w[(((long long)o * Cg + cl) * KD + kd) * KH * KW + kh * KW + kw];
           }
         }
       }
@@ -289,28 +297,31 @@ __global__ void conv_forward(const float* __restrict__ x, const float* __restric
   }
 }
 
-// One thread per input element dx[n, c, id, ih, iw]: gathers dy over the outputs whose
-// windows cover it (kernel tap k covers it when (i + pad - k) is a multiple of stride).
+// One thread per input element dx[n, c, id, ih, iw]: gathers dy over the outputs of c's
+// group whose windows cover it (tap k covers it when (i + pad - k * dilation) is a
+// multiple of the stride). Gathering, not scattering: no atomics, a fixed order.
 __global__ void conv_backward_data(const float* __restrict__ dy, const float* __restrict__ w,
                                    float* __restrict__ dx, CONV3_DIMS) {
   const long long total = (long long)N * C * D * H * W;
+  const int Cg = C / G, Og = O / G;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
        i += (long long)gridDim.x * blockDim.x) {
     const int iw = (int)(i % W), ih = (int)(i / W % H), id = (int)(i / ((long long)W * H) % D);
     const int c = (int)(i / ((long long)W * H * D) % C), n = (int)(i / ((long long)W * H * D * C));
+    const int cl = c % Cg, o0 = (c / Cg) * Og;
     float s = 0.f;
     for (int kd = 0; kd < KD; ++kd) {
-      const int zd = id + pd - kd, od = zd / sd;
+      const int zd = id + pd - kd * ld, od = zd / sd;
       if (zd < 0 || od * sd != zd || od >= OD) continue;
       for (int kh = 0; kh < KH; ++kh) {
-        const int zh = ih + ph - kh, oh = zh / sh;
+        const int zh = ih + ph - kh * lh, oh = zh / sh;
         if (zh < 0 || oh * sh != zh || oh >= OH) continue;
         for (int kw = 0; kw < KW; ++kw) {
-          const int zw = iw + pw - kw, ow = zw / sw;
+          const int zw = iw + pw - kw * lw, ow = zw / sw;
           if (zw < 0 || ow * sw != zw || ow >= OW) continue;
-          for (int o = 0; o < O; ++o)
+          for (int o = o0; o < o0 + Og; ++o)
             s += dy[(((long long)n * O + o) * OD + od) * OH * OW + (long long)oh * OW + ow] *
-                   w[(((long long)o * C + c) * KD + kd) * KH * KW + kh * KW + kw];
+                   w[(((long long)o * Cg + cl) * KD + kd) * KH * KW + kh * KW + kw];
         }
       }
     }
@@ -318,28 +329,29 @@ __global__ void conv_backward_data(const float* __restrict__ dy, const float* __
   }
 }
 
-// One thread per weight element dw[o, c, kd, kh, kw] (and, for col == C*KD*KH*KW when
+// One thread per weight element dw[o, cl, kd, kh, kw] (and, for col == Cg*KD*KH*KW when
 // ncols says so, per bias element db[o]): reduces over the batch and output positions.
 __global__ void conv_backward_weight(const float* __restrict__ x, const float* __restrict__ dy,
                                      float* __restrict__ dw, float* __restrict__ db, int ncols,
                                      CONV3_DIMS) {
-  const int CKK = C * KD * KH * KW;
+  const int Cg = C / G, Og = O / G, CKK = Cg * KD * KH * KW;
   const long long total = (long long)O * ncols;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
        i += (long long)gridDim.x * blockDim.x) {
     const int o = (int)(i / ncols), col = (int)(i % ncols);
-    const int kw = col % KW, kh = col / KW % KH, kd = col / (KW * KH) % KD, c = col / (KW * KH * KD);
+    const int kw = col % KW, kh = col / KW % KH, kd = col / (KW * KH) % KD;
+    const int c = (o / Og) * Cg + col / (KW * KH * KD);
     const bool is_bias = col == CKK;
     float s = 0.f;
     for (int n = 0; n < N; ++n)
       for (int od = 0; od < OD; ++od) {
-        const int id = od * sd - pd + kd;
+        const int id = od * sd - pd + kd * ld;
         if (!is_bias && (id < 0 || id >= D)) continue;
         for (int oh = 0; oh < OH; ++oh) {
-          const int ih = oh * sh - ph + kh;
+          const int ih = oh * sh - ph + kh * lh;
           if (!is_bias && (ih < 0 || ih >= H)) continue;
           for (int ow = 0; ow < OW; ++ow) {
-            const int iw = ow * sw - pw + kw;
+            const int iw = ow * sw - pw + kw * lw;
             if (!is_bias && (iw < 0 || iw >= W)) continue;
             const float g = dy[(((long long)n * O + o) * OD + od) * OH * OW + (long long)oh * OW + ow];
             s += is_bias ? g : g * x[(((long long)n * C + c) * D + id) * H * W + (long long)ih * W + iw];
@@ -347,6 +359,6 @@ __global__ void conv_backward_weight(const float* __restrict__ x, const float* _
         }
       }
     if (is_bias) db[o] = s;
-    else dw[i - (long long)o * ncols + (long long)o * CKK] = s;
+    else dw[(long long)o * CKK + col] = s;
   }
 }

@@ -1,9 +1,19 @@
-"""Convolution in 1, 2 or 3 spatial dimensions (the lecture's audio, images, volumes).
+"""Convolution in 1, 2 or 3 spatial dimensions (the lecture's audio, images, volumes),
+and its adjoint, the transposed convolution.
 
-x: (N, C, *spatial), weight: (O, C, *kernel), optional bias: (O,); stride and
-padding per spatial dim; any input size. Weight sharing: the same (O, C, *kernel)
-weights are applied at every output position, so their gradient is a sum over
-positions and over the batch.
+conv: x (N, C, *spatial), weight (O, C/groups, *kernel), optional bias (O,); stride,
+padding and dilation per spatial dim; any input size. Weight sharing: the same weights
+are applied at every output position, so their gradient is a sum over positions and
+over the batch. With groups G the channels split into G independent convolutions:
+output channel o sees only input channels of its group o // (O/G) (G = C: depthwise).
+
+conv_transpose: the adjoint of conv, as PyTorch's conv_transpose1d/2d/3d: x (N, Cin,
+*spatial), weight (Cin, Cout/groups, *kernel), output (N, Cout, *out) with
+out = (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1.
+Its forward is conv's backward-data, its input gradient is conv's forward, its weight
+gradient is conv's backward-weight with the roles of input and output swapped: the
+same numpy code and the same kernels. Its bias is added by F.conv_transpose*d (a
+composite: one broadcast add, whose backward is a sum).
 
 numpy reference (im2col): one strided copy per kernel tap gathers every receptive
 field into a column of `cols` (C*K, N*P), then one matmul with the weights (O, C*K)
@@ -18,6 +28,7 @@ import numpy as np
 from tinygrad_cu.op import Meta, Op, register
 
 from . import cpu_parallel
+from .conv_gpu import Geometry, gpu_backward_data, gpu_backward_weight, gpu_forward
 from .im2col import Columns, col2im, im2col, out_size
 
 SOURCE = "conv.cu"
@@ -27,14 +38,19 @@ def _is_int(v):
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
-def as_tuple(v, n, what):
+def as_tuple(v, n, what, op="conv"):
     t = (v,) * n if _is_int(v) else tuple(v) if isinstance(v, (tuple, list)) else None
     if t is None or not all(_is_int(i) for i in t):
         # int(2.5) would quietly make a stride of 2
-        raise TypeError(f"conv: {what} must be an int or {n} ints, got {v!r}")
+        raise TypeError(f"{op}: {what} must be an int or {n} ints, got {v!r}")
     if len(t) != n:
-        raise ValueError(f"conv: {what} {v} must have {n} values, one per spatial dim")
+        raise ValueError(f"{op}: {what} {v} must have {n} values, one per spatial dim")
     return tuple(int(i) for i in t)
+
+
+def spatial_tuples(x_shape, stride, padding, dilation):
+    d = len(x_shape) - 2
+    return as_tuple(stride, d, "stride"), as_tuple(padding, d, "padding"), as_tuple(dilation, d, "dilation")
 
 
 def to_channels_first(grad):
@@ -64,162 +80,201 @@ def to_batch_first(y, bias=None):
     return out
 
 
+def grouped_forward(w, rows, groups):
+    """y (O, N*P) = W (O, C/G*K) @ cols (C*K, N*P), one product per group."""
+    o = w.shape[0]
+    if groups == 1:
+        return w.reshape(o, rows.shape[0]) @ rows                # the one matmul (BLAS threads)
+    return np.matmul(w.reshape(groups, o // groups, -1), rows.reshape(groups, -1, rows.shape[1])).reshape(o, -1)
+
+
+def grouped_data(w, gy, groups):
+    """dcols (C*K, N*P) = W^T dY, per group (the adjoint of grouped_forward in the columns)."""
+    o = w.shape[0]
+    if groups == 1:
+        return w.reshape(o, -1).T @ gy
+    wg = w.reshape(groups, o // groups, -1)
+    return np.matmul(wg.transpose(0, 2, 1), gy.reshape(groups, o // groups, -1)).reshape(-1, gy.shape[1])
+
+
+def grouped_weight(rows, gy, groups, w_shape):
+    """dW (O, C/G, *K) = dY cols^T, per group. (cols dY^T)^T rather than dY cols^T: the same
+    product, but OpenBLAS runs the long N*P reduction 1.5-2x faster in this orientation."""
+    if groups == 1:
+        return (rows @ gy.T).T.reshape(w_shape)
+    o = w_shape[0]
+    part = np.matmul(rows.reshape(groups, -1, rows.shape[1]), gy.reshape(groups, o // groups, -1).transpose(0, 2, 1))
+    return part.transpose(0, 2, 1).reshape(w_shape)
+
+
+def check_conv_args(op, x, w, d, stride, padding, dilation, groups):
+    """stride, padding, dilation as d-tuples, and groups, checked against the shapes
+    (x's channels: C for conv, Cin for conv_transpose, both w.shape[0] or w.shape[1] * G)."""
+    stride, padding = as_tuple(stride, d, "stride", op), as_tuple(padding, d, "padding", op)
+    dilation = as_tuple(dilation, d, "dilation", op)
+    if not _is_int(groups):
+        raise TypeError(f"{op}: groups must be an int, got {groups!r}")
+    if min(stride) < 1 or min(padding) < 0 or min(dilation) < 1 or groups < 1:
+        raise ValueError(f"{op}: stride {stride} and dilation {dilation} must be >= 1, padding "
+                         f"{padding} >= 0 and groups {groups} >= 1")
+    if min(w.shape[2:]) < 1:
+        raise ValueError(f"{op}: the weight {w.shape} has an empty kernel_size {w.shape[2:]}; "
+                         "every kernel dim must be >= 1")
+    return stride, padding, dilation, int(groups)
+
+
+def check_rank(op, x, w, b, bias_size=None):
+    d = len(x.shape) - 2
+    if d not in (1, 2, 3) or len(w.shape) != d + 2:
+        raise ValueError(f"{op}: expected input (N, C, *spatial) with 1-3 spatial dims and "
+                         f"weight of the same rank, got {x.shape} and {w.shape}")
+    if b is not None and b.shape != (bias_size,):
+        raise ValueError(f"{op}: bias shape {b.shape} must be ({bias_size},)")
+    return d
+
+
 @register
 class Conv(Op):
     name = "conv"
     n_inputs = None         # x, weight[, bias]
     kernels = ("conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight", "conv_sum_partials",
                "conv_forward", "conv_backward_data", "conv_backward_weight")
-    test_attrs = (dict(stride=1, padding=0), dict(stride=2, padding=1), dict(stride=(1, 2), padding=(2, 0)))
 
-    def infer(self, x, w, b=None, stride=1, padding=0):
+    def infer(self, x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
         self.check_float(x, w, *([b] if b else []))
         self.check_same_dtype(x, w, *([b] if b else []))
-        d = len(x.shape) - 2
-        if d not in (1, 2, 3) or len(w.shape) != d + 2:
-            raise ValueError(f"conv: expected input (N, C, *spatial) with 1-3 spatial dims and "
-                             f"weight (O, C, *kernel) of the same rank, got {x.shape} and {w.shape}")
-        if w.shape[1] != x.shape[1]:
-            raise ValueError(f"conv: input has {x.shape[1]} channels but weight {w.shape} "
-                             f"expects {w.shape[1]}")
-        if b is not None and b.shape != (w.shape[0],):
-            raise ValueError(f"conv: bias shape {b.shape} must be ({w.shape[0]},)")
-        stride, padding = as_tuple(stride, d, "stride"), as_tuple(padding, d, "padding")
-        if min(stride) < 1 or min(padding) < 0:
-            raise ValueError(f"conv: stride {stride} must be >= 1 and padding {padding} >= 0")
-        if min(w.shape[2:]) < 1:
-            raise ValueError(f"conv: the weight {w.shape} has an empty kernel_size {w.shape[2:]}; "
-                             "every kernel dim must be >= 1")
-        out = tuple(out_size(s, k, st, p) for s, k, st, p in zip(x.shape[2:], w.shape[2:], stride, padding))
+        d = check_rank("conv", x, w, b, w.shape[0])
+        stride, padding, dilation, groups = check_conv_args("conv", x, w, d, stride, padding, dilation, groups)
+        if w.shape[1] * groups != x.shape[1]:
+            raise ValueError(f"conv: input has {x.shape[1]} channels but weight {w.shape} with "
+                             f"groups={groups} expects {w.shape[1] * groups}")
+        if w.shape[0] % groups:
+            raise ValueError(f"conv: out_channels {w.shape[0]} (weight {w.shape}) must be divisible "
+                             f"by groups={groups}")
+        out = tuple(out_size(s, k, st, p, dl) for s, k, st, p, dl in
+                    zip(x.shape[2:], w.shape[2:], stride, padding, dilation))
         if min(out) < 1:
-            raise ValueError(f"conv: kernel {w.shape[2:]} is larger than the padded input "
-                             f"{tuple(s + 2 * p for s, p in zip(x.shape[2:], padding))}")
+            raise ValueError(f"conv: kernel {w.shape[2:]} with dilation {dilation} is larger than the padded "
+                             f"input {tuple(s + 2 * p for s, p in zip(x.shape[2:], padding))}")
         return Meta((x.shape[0], w.shape[0]) + out, x.dtype)
 
-    def forward(self, ctx, x, w, b=None, stride=1, padding=0):
-        d, n, o = x.ndim - 2, x.shape[0], w.shape[0]
-        g = Columns(x.shape, w.shape[2:], as_tuple(stride, d, "stride"), as_tuple(padding, d, "padding"))
+    def columns(self, x_shape, w_shape, stride, padding, dilation):
+        return Columns(x_shape, w_shape[2:], *spatial_tuples(x_shape, stride, padding, dilation))
+
+    def forward(self, ctx, x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+        n, o = x.shape[0], w.shape[0]
+        g = self.columns(x.shape, w.shape, stride, padding, dilation)
         rows = im2col(x, g).reshape(g.rows)                       # (C*K, N*P)
-        y = w.reshape(o, g.rows[0]) @ rows                        # (O, N*P): the one matmul (BLAS threads)
+        y = grouped_forward(w, rows, groups)                      # (O, N*P)
         ctx.save(rows=rows)
         return to_batch_first(y.reshape((o, n) + g.out), b)
 
-    def backward(self, ctx, grad, stride=1, padding=0):
+    def backward(self, ctx, grad, stride=1, padding=0, dilation=1, groups=1):
         x, w = ctx.inputs[:2]
-        d, o = x.ndim - 2, w.shape[0]
-        g = Columns(x.shape, w.shape[2:], as_tuple(stride, d, "stride"), as_tuple(padding, d, "padding"))
+        g = self.columns(x.shape, w.shape, stride, padding, dilation)
         needs = ctx.needs_input_grad
-        gy = to_channels_first(grad).reshape(o, g.rows[1])    # (O, N*P)
+        gy = to_channels_first(grad).reshape(w.shape[0], g.rows[1])    # (O, N*P)
         gx = gw = gb = None
         if needs[0]:
-            gx = col2im((w.reshape(o, g.rows[0]).T @ gy).reshape(g.shape), g)
+            gx = col2im(grouped_data(w, gy, groups).reshape(g.shape), g)
         if needs[1]:
-            # (cols dY^T)^T, not dY cols^T: the same product, but OpenBLAS runs the long
-            # N*P reduction 1.5-2x faster in this orientation
-            gw = (ctx.saved["rows"] @ gy.T).T.reshape(w.shape)
+            gw = grouped_weight(ctx.saved["rows"], gy, groups, w.shape)
         if len(needs) > 2 and needs[2]:
             gb = gy.sum(axis=1)
         return (gx, gw, gb)[:len(needs)]
 
-    # --- CUDA (ops/conv.cu) -------------------------------------------------------
-    # 2-D: implicit-GEMM kernels conv2d_*; 1-D and 3-D: direct kernels conv_* on shapes
-    # padded to 3-D with size-1 dims. See the comment at the top of ops/conv.cu.
-    def gpu_forward(self, gpu, ctx, x, w, b=None, stride=1, padding=0):
+    # --- CUDA (ops/conv.cu, launched by ops/conv_gpu.py) ---------------------------
+    def gpu_forward(self, gpu, ctx, x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
         gpu.require_dtype(self.name, x, w, *((b,) if b is not None else ()))
-        g = Geometry(x.shape, w.shape, stride, padding)
-        y = gpu.empty(g.y_shape, x.dtype)
-        if y.size == 0:
-            return y
-        has_bias, bias = (1, b) if b is not None else (0, w)      # w: a never-read stand-in
-        kernel = "conv2d_forward" if g.d == 2 else "conv_forward"
-        grid, block, _ = launch_config(gpu, kernel, g)
-        gpu.launch(SOURCE, kernel, grid, block, x, w, bias, y, np.int32(has_bias), *g.args(kernel))
-        return y
+        g = Geometry(x.shape, w.shape, *spatial_tuples(x.shape, stride, padding, dilation), groups)
+        return gpu_forward(gpu, g, x, w, b)
 
-    def gpu_backward(self, gpu, ctx, grad, stride=1, padding=0):
+    def gpu_backward(self, gpu, ctx, grad, stride=1, padding=0, dilation=1, groups=1):
         x, w = ctx.inputs[:2]
         needs = ctx.needs_input_grad
-        g = Geometry(x.shape, w.shape, stride, padding)
-        gx = gw = gb = None
-        if needs[0]:
-            gx = gpu.empty(x.shape, x.dtype)
-            if gx.size and grad.size == 0:
-                gx = gpu.zeros(x.shape, x.dtype)
-            elif gx.size:
-                kernel = "conv2d_backward_data" if g.d == 2 else "conv_backward_data"
-                grid, block, _ = launch_config(gpu, kernel, g)
-                gpu.launch(SOURCE, kernel, grid, block, grad, w, gx, *g.args(kernel))
+        g = Geometry(x.shape, w.shape, *spatial_tuples(x.shape, stride, padding, dilation), groups)
+        gx = gpu_backward_data(gpu, g, grad, w) if needs[0] else None
         want_b = len(needs) > 2 and needs[2]
-        if needs[1] or want_b:
-            dw = gpu.empty(w.shape, w.dtype)
-            db = gpu.empty((w.shape[0],), w.dtype) if want_b else dw     # dw: never-written stand-in
-            ncols = g.CKK + int(want_b)
-            if grad.size == 0:
-                dw, db = gpu.zeros(w.shape, w.dtype), gpu.zeros((w.shape[0],), w.dtype)
-            elif w.shape[0] and ncols:
-                if g.d == 2:
-                    grid, block, (chunk, n_chunks) = launch_config(gpu, "conv2d_backward_weight", g, ncols)
-                    partial = gpu.empty((n_chunks, w.shape[0], ncols), np.float32)
-                    gpu.launch(SOURCE, "conv2d_backward_weight", grid, block, x, grad, partial,
-                               np.int32(ncols), np.int32(chunk), np.int32(n_chunks), *g.args("conv2d"))
-                    grid, block, _ = launch_config(gpu, "conv_sum_partials", g, ncols)
-                    gpu.launch(SOURCE, "conv_sum_partials", grid, block, partial, dw, db,
-                               np.int32(n_chunks), np.int32(w.shape[0]), np.int32(ncols), np.int32(g.CKK))
-                else:
-                    grid, block, _ = launch_config(gpu, "conv_backward_weight", g, ncols)
-                    gpu.launch(SOURCE, "conv_backward_weight", grid, block, x, grad, dw, db,
-                               np.int32(ncols), *g.args("conv"))
-            gw = dw if needs[1] else None
-            gb = db if want_b else None
+        gw, gb = gpu_backward_weight(gpu, g, x, grad, needs[1], want_b) if needs[1] or want_b else (None, None)
         return (gx, gw, gb)[:len(needs)]
 
 
-class Geometry:
-    """Sizes of one convolution, and the kernels' shape arguments."""
-
-    def __init__(self, x_shape, w_shape, stride, padding):
-        self.d = d = len(x_shape) - 2
-        self.stride, self.padding = as_tuple(stride, d, "stride"), as_tuple(padding, d, "padding")
-        self.n, self.c = x_shape[:2]
-        self.o = w_shape[0]
-        self.spatial, self.kernel = tuple(x_shape[2:]), tuple(w_shape[2:])
-        self.out = tuple(out_size(s, k, st, p) for s, k, st, p in
-                         zip(self.spatial, self.kernel, self.stride, self.padding))
-        self.y_shape = (self.n, self.o) + self.out
-        self.CKK = self.c * int(np.prod(self.kernel))       # columns of the im2col matrix
-
-    def args(self, kernel):
-        i32 = lambda *v: [np.int32(a) for a in v]
-        if kernel.startswith("conv2d"):
-            (h, w), (kh, kw), (oh, ow) = self.spatial, self.kernel, self.out
-            return i32(self.n, self.c, h, w, self.o, kh, kw, oh, ow, *self.stride, *self.padding)
-        pad3 = lambda t, fill: (fill,) * (3 - self.d) + tuple(t)
-        return i32(self.n, self.c, *pad3(self.spatial, 1), self.o, *pad3(self.kernel, 1),
-                   *pad3(self.out, 1), *pad3(self.stride, 1), *pad3(self.padding, 0))
+def transposed_out(op, in_shape, w_shape, stride, padding, output_padding, dilation, groups):
+    """conv_transpose's output shape (N, Cout, *out); output_padding, as PyTorch, must be
+    smaller than the stride or the dilation (else it would only add unread zeros)."""
+    out = []
+    for i, k, s, p, op_, dl in zip(in_shape[2:], w_shape[2:], stride, padding, output_padding, dilation):
+        if not 0 <= op_ < max(s, dl):
+            raise ValueError(f"{op}: output_padding {output_padding} must be >= 0 and smaller than "
+                             f"stride {stride} or dilation {dilation}")
+        out.append((i - 1) * s - 2 * p + dl * (k - 1) + op_ + 1)
+    if min(out) < 1:
+        raise ValueError(f"{op}: input {in_shape}, weight {w_shape}, padding {padding} give an empty "
+                         f"output {tuple(out)}")
+    return (in_shape[0], w_shape[1] * groups) + tuple(out)
 
 
-def launch_config(gpu, kernel, g, ncols=0):
-    """The one place that sizes conv launches: (grid, block, extra). The conv2d_* tiles
-    are 8 channels x 128 positions (64 threads); conv2d_backward_weight splits its
-    long reduction over N*OH*OW positions into chunks (extra = (chunk, n_chunks)) so
-    there are enough blocks; the rest are grid-stride loops over elements."""
-    ceil = lambda a, b: -(-a // b)
-    positions = g.n * int(np.prod(g.out))
-    if kernel == "conv2d_forward":
-        tiles = ceil(g.o, 8) * ceil(positions, 128)
-    elif kernel == "conv2d_backward_data":
-        tiles = ceil(g.c, 8) * ceil(g.n * int(np.prod(g.spatial)), 128)
-    elif kernel == "conv2d_backward_weight":
-        tiles_mn = ceil(g.o, 8) * ceil(ncols, 32)
-        n_chunks = max(1, min(ceil(256, tiles_mn), ceil(positions, 512)))   # >= 512 positions each
-        chunk = ceil(ceil(positions, n_chunks), 32) * 32
-        n_chunks = ceil(positions, chunk)
-        return (max(1, min(gpu.MAX_BLOCKS, tiles_mn * n_chunks)), 1, 1), (64, 1, 1), (chunk, n_chunks)
-    else:
-        n = {"conv_forward": g.n * g.o * int(np.prod(g.out)),
-             "conv_backward_data": g.n * g.c * int(np.prod(g.spatial)),
-             "conv_backward_weight": g.o * ncols, "conv_sum_partials": g.o * ncols}[kernel]
-        grid, block = gpu.grid_1d(n)
-        return grid, block, None
-    return (max(1, min(gpu.MAX_BLOCKS, tiles)), 1, 1), (64, 1, 1), None
+@register
+class ConvTranspose(Op):
+    name = "conv_transpose"
+    n_inputs = 2            # x, weight (the bias is a broadcast add in F.conv_transpose*d)
+    kernels = Conv.kernels  # conv's three passes in the other order (ops/conv.cu)
 
+    def infer(self, x, w, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
+        self.check_float(x, w)
+        self.check_same_dtype(x, w)
+        d = check_rank(self.name, x, w, None)
+        stride, padding, dilation, groups = check_conv_args(self.name, x, w, d, stride, padding, dilation, groups)
+        output_padding = as_tuple(output_padding, d, "output_padding", self.name)
+        if w.shape[0] != x.shape[1]:
+            raise ValueError(f"conv_transpose: input has {x.shape[1]} channels but weight {w.shape} "
+                             f"(in_channels, out_channels/groups, *kernel) expects {w.shape[0]}")
+        if w.shape[0] % groups:
+            raise ValueError(f"conv_transpose: in_channels {w.shape[0]} must be divisible by groups={groups}")
+        return Meta(transposed_out(self.name, x.shape, w.shape, stride, padding, output_padding, dilation,
+                                   groups), x.dtype)
+
+    def conv_geometry(self, x_shape, w_shape, attrs):
+        """The convolution this op is the adjoint of: its input has our output's shape,
+        its output our input's (given explicitly: output_padding may leave rows unread)."""
+        d = len(x_shape) - 2
+        t = {k: as_tuple(attrs[k], d, k) for k in ("stride", "padding", "output_padding", "dilation")}
+        y_shape = transposed_out(self.name, x_shape, w_shape, t["stride"], t["padding"], t["output_padding"],
+                                 t["dilation"], attrs["groups"])
+        return y_shape, Columns(y_shape, w_shape[2:], t["stride"], t["padding"], t["dilation"], out=x_shape[2:])
+
+    def forward(self, ctx, x, w, **attrs):
+        attrs = dict(dict(stride=1, padding=0, output_padding=0, dilation=1, groups=1), **attrs)
+        y_shape, g = self.conv_geometry(x.shape, w.shape, attrs)
+        gy = to_channels_first(x).reshape(w.shape[0], g.rows[1])          # (Cin, N*P)
+        return col2im(grouped_data(w, gy, attrs["groups"]).reshape(g.shape), g)
+
+    def backward(self, ctx, grad, **attrs):
+        attrs = dict(dict(stride=1, padding=0, output_padding=0, dilation=1, groups=1), **attrs)
+        x, w = ctx.inputs
+        _, g = self.conv_geometry(x.shape, w.shape, attrs)
+        rows = im2col(grad, g).reshape(g.rows)                            # (Cout*K, N*P)
+        gx = gw = None
+        if ctx.needs_input_grad[0]:
+            gx = to_batch_first(grouped_forward(w, rows, attrs["groups"]).reshape((w.shape[0], x.shape[0]) + g.out))
+        if ctx.needs_input_grad[1]:
+            gy = to_channels_first(x).reshape(w.shape[0], g.rows[1])
+            gw = grouped_weight(rows, gy, attrs["groups"], w.shape)
+        return gx, gw
+
+    def gpu_geometry(self, x_shape, w_shape, attrs):
+        attrs = dict(dict(stride=1, padding=0, output_padding=0, dilation=1, groups=1), **attrs)
+        y_shape, _ = self.conv_geometry(x_shape, w_shape, attrs)
+        return Geometry(y_shape, w_shape, *spatial_tuples(y_shape, attrs["stride"], attrs["padding"],
+                                                          attrs["dilation"]), attrs["groups"], out=x_shape[2:])
+
+    def gpu_forward(self, gpu, ctx, x, w, **attrs):
+        gpu.require_dtype(self.name, x, w)
+        return gpu_backward_data(gpu, self.gpu_geometry(x.shape, w.shape, attrs), x, w)
+
+    def gpu_backward(self, gpu, ctx, grad, **attrs):
+        x, w = ctx.inputs
+        g = self.gpu_geometry(x.shape, w.shape, attrs)
+        gx = gpu_forward(gpu, g, grad, w, None) if ctx.needs_input_grad[0] else None
+        gw = gpu_backward_weight(gpu, g, grad, x, True, False)[0] if ctx.needs_input_grad[1] else None
+        return gx, gw

@@ -21,20 +21,27 @@ from numpy.lib.stride_tricks import sliding_window_view
 from . import cpu_parallel
 
 
-def out_size(size, k, stride, pad):
-    return (size + 2 * pad - k) // stride + 1
+def out_size(size, k, stride, pad, dilation=1):
+    """Output length of a convolution; a dilated kernel spans dilation * (k - 1) + 1 inputs."""
+    return (size + 2 * pad - dilation * (k - 1) - 1) // stride + 1
 
 
 class Columns:
     """The geometry of one convolution's column matrix."""
 
-    def __init__(self, x_shape, kernel, stride, padding):
+    def __init__(self, x_shape, kernel, stride, padding, dilation=None, out=None):
+        """`out` overrides the output size where it is smaller than the formula's: a
+        transposed convolution's output_padding can leave input rows that no output
+        position reads (its adjoint, this conv, then stops early)."""
         self.n, self.c = x_shape[:2]
         self.spatial, self.kernel = tuple(x_shape[2:]), tuple(kernel)
         self.stride, self.padding = tuple(stride), tuple(padding)
         self.d = len(self.kernel)
+        self.dilation = tuple(dilation) if dilation is not None else (1,) * self.d
+        self.extent = tuple(dl * (k - 1) + 1 for dl, k in zip(self.dilation, self.kernel))
         self.padded = tuple(s + 2 * p for s, p in zip(self.spatial, self.padding))
-        self.out = tuple(out_size(s, k, st, p) for s, k, st, p in zip(self.spatial, kernel, stride, padding))
+        self.out = tuple(out) if out is not None else tuple(
+            out_size(s, k, st, p, dl) for s, k, st, p, dl in zip(self.spatial, kernel, stride, padding, self.dilation))
         self.shape = (self.c, *self.kernel, self.n, *self.out)
         self.rows = (self.c * int(np.prod(self.kernel)), self.n * int(np.prod(self.out)))
         self.interior = tuple(slice(p, p + s) for p, s in zip(self.padding, self.spatial))
@@ -58,11 +65,13 @@ def im2col(x, g):
     cpu threads each pad and copy their own images."""
     cols = np.empty(g.shape, x.dtype)
     d = g.d
-    every_stride = (slice(None),) * 2 + tuple(slice(None, None, s) for s in g.stride)
+    # output positions every stride (up to g.out), kernel taps every dilation
+    every_stride = (slice(None),) * 2 + tuple(slice(None, s * (o - 1) + 1, s) for s, o in zip(g.stride, g.out)) \
+        + tuple(slice(None, None, dl) for dl in g.dilation)
     to_cols = (1,) + tuple(range(2 + d, 2 + 2 * d)) + (0,) + tuple(range(2, 2 + d))   # n,C,*out,*k -> C,*k,n,*out
 
     def work(start, stop):
-        windows = sliding_window_view(g.padded_images(x, start, stop), g.kernel, axis=tuple(range(2, 2 + d)))
+        windows = sliding_window_view(g.padded_images(x, start, stop), g.extent, axis=tuple(range(2, 2 + d)))
         np.copyto(cols[g.batch(start, stop)], windows[every_stride].transpose(to_cols))
     cpu_parallel.for_batch(g.n, work, cols.size // max(g.n, 1))
     return cols
@@ -83,7 +92,8 @@ def col2im(dcols, g):
         dxp = np.zeros((g.c, stop - start) + g.padded, dcols.dtype)
         grads = dcols[g.batch(start, stop)]
         for tap in taps:
-            region = tuple(slice(t, t + s * (o - 1) + 1, s) for t, s, o in zip(tap, g.stride, g.out))
+            region = tuple(slice(t * dl, t * dl + s * (o - 1) + 1, s)
+                           for t, s, o, dl in zip(tap, g.stride, g.out, g.dilation))
             dxp[(slice(None), slice(None)) + region] += grads[(slice(None),) + tap]
         np.copyto(dx[start:stop], dxp.swapaxes(0, 1)[(slice(None),) * 2 + g.interior])
     cpu_parallel.for_batch(g.n, work, dcols.size // max(g.n, 1))

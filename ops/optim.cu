@@ -1,5 +1,5 @@
-// Optimiser updates (ops/optim.py): SGD (momentum, Nesterov, weight decay) and
-// Adam / AdamW, applied in place on the parameter's device.
+// Optimiser updates (ops/optim.py): SGD (momentum, dampening, Nesterov, weight decay),
+// Adam / AdamW, RMSprop and Adagrad, applied in place on the parameter's device.
 //
 // One thread per parameter element, in a grid-stride loop: every element's update
 // depends only on its own parameter, gradient and state, so threads never talk to
@@ -16,10 +16,10 @@
 // passes the gradient as the (untouched) momentum buffer.
 
 // g = grad + weight_decay * p
-// buf = momentum * buf + g                        (only if momentum != 0)
+// buf = first ? g : momentum * buf + (1 - dampening) g   (only if momentum != 0)
 // p -= lr * (nesterov ? g + momentum * buf : buf) (g itself if momentum == 0)
 __global__ void sgd_step(float* param, const float* grad, float* momentum_buffer, long long n,
-                         float lr, float momentum, float weight_decay, int nesterov)
+                         float lr, float momentum, float weight_decay, int nesterov, float dampening, int first)
 {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
@@ -28,7 +28,8 @@ __global__ void sgd_step(float* param, const float* grad, float* momentum_buffer
         if (weight_decay != 0.0f)
             g += weight_decay * p;
         if (momentum != 0.0f) {
-            const float buf = momentum * momentum_buffer[i] + g;
+            // the first step starts the buffer at g (PyTorch), later ones dampen g
+            const float buf = first ? g : momentum * momentum_buffer[i] + (1.0f - dampening) * g;
             momentum_buffer[i] = buf;
             g = nesterov ? g + momentum * buf : buf;
         }
@@ -61,5 +62,55 @@ __global__ void adam_step(float* param, const float* grad, float* m, float* v, l
         v[i] = v_new;
         const float m_hat = m_new / bias_correction1, v_hat = v_new / bias_correction2;
         param[i] = p - lr * m_hat / (sqrtf(v_hat) + eps);
+    }
+}
+
+// RMSprop: sq = alpha sq + (1 - alpha) g^2; avg = sqrt(sq [- ga^2 if centered]) + eps;
+// p -= lr * (momentum ? (buf = momentum buf + g / avg) : g / avg). grad_avg and
+// momentum_buffer may be the (untouched) gradient when not centered / no momentum.
+__global__ void rmsprop_step(float* param, const float* grad, float* square_avg, float* grad_avg,
+                             float* momentum_buffer, long long n, float lr, float alpha, float eps,
+                             float weight_decay, float momentum, int centered)
+{
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        const float p = param[i];
+        float g = grad[i];
+        if (weight_decay != 0.0f)
+            g += weight_decay * p;
+        const float sq = alpha * square_avg[i] + (1.0f - alpha) * g * g;
+        square_avg[i] = sq;
+        float avg;
+        if (centered) {
+            const float ga = alpha * grad_avg[i] + (1.0f - alpha) * g;
+            grad_avg[i] = ga;
+            avg = sqrtf(sq - ga * ga) + eps;
+        } else {
+            avg = sqrtf(sq) + eps;
+        }
+        if (momentum != 0.0f) {
+            const float buf = momentum * momentum_buffer[i] + g / avg;
+            momentum_buffer[i] = buf;
+            param[i] = p - lr * buf;
+        } else {
+            param[i] = p - lr * g / avg;
+        }
+    }
+}
+
+// Adagrad: sum += g^2; p -= decayed_lr * g / (sqrt(sum) + eps), with
+// decayed_lr = lr / (1 + (t - 1) lr_decay) computed by the host (it depends only on t).
+__global__ void adagrad_step(float* param, const float* grad, float* sum, long long n,
+                             float decayed_lr, float eps, float weight_decay)
+{
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        const float p = param[i];
+        float g = grad[i];
+        if (weight_decay != 0.0f)
+            g += weight_decay * p;
+        const float s = sum[i] + g * g;
+        sum[i] = s;
+        param[i] = p - decayed_lr * g / (sqrtf(s) + eps);
     }
 }

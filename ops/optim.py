@@ -40,36 +40,38 @@ class UpdateOp(Op):
 
 @register
 class SGDStep(UpdateOp):
-    """SGD with optional weight decay, momentum and Nesterov momentum (torch.optim.SGD,
-    dampening 0):
+    """SGD with optional weight decay, momentum, dampening and Nesterov momentum
+    (torch.optim.SGD):
 
         g = grad + weight_decay * p
-        buf = momentum * buf + g                      (only if momentum != 0)
+        buf = g on the first step, else momentum * buf + (1 - dampening) g   (only if momentum != 0)
         p -= lr * (g + momentum * buf  if nesterov else  buf)
     With momentum 0 the buffer is neither read nor written, and the optimiser passes
     the gradient in its place (no state is allocated): p -= lr * g, the lecture's
-    gradient descent. With a zero-initialised buffer, the first step gives buf = g,
-    as PyTorch's first step does."""
+    gradient descent. `first` says the buffer is new (PyTorch starts it at g, not at
+    (1 - dampening) g); with dampening 0 the zero-initialised buffer gives g anyway."""
     name = "sgd_step"
     n_inputs = 3            # param, grad, momentum buffer (updated in place)
     kernels = ("sgd_step",)
 
-    def update(self, p, g, buf, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
+    def update(self, p, g, buf, lr, momentum=0.0, weight_decay=0.0, nesterov=False, dampening=0.0, first=False):
         if weight_decay:
             g = g + weight_decay * p
         if momentum:
-            buf *= momentum
-            buf += g
+            buf *= 0 if first else momentum
+            buf += g if first or not dampening else (1 - dampening) * g
             g = g + momentum * buf if nesterov else buf
         p -= (lr * g).astype(p.dtype, copy=False)
 
-    def gpu_update(self, gpu, p, g, buf, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
-        # CUDA: sgd_step(param, grad, momentum_buffer, n, lr, momentum, weight_decay, nesterov)
+    def gpu_update(self, gpu, p, g, buf, lr, momentum=0.0, weight_decay=0.0, nesterov=False, dampening=0.0,
+                   first=False):
+        # CUDA: sgd_step(param, grad, momentum_buffer, n, lr, momentum, weight_decay, nesterov, dampening, first)
         gpu.require_dtype(self.name, p)
         if p.size:
             grid, block = gpu.grid_1d(p.size)     # one thread per element, grid-stride
             gpu.launch(SOURCE, "sgd_step", grid, block, p, g, buf, np.int64(p.size), np.float32(lr),
-                       np.float32(momentum), np.float32(weight_decay), np.int32(bool(nesterov)))
+                       np.float32(momentum), np.float32(weight_decay), np.int32(bool(nesterov)),
+                       np.float32(dampening), np.int32(bool(first)))
 
 
 @register
@@ -109,3 +111,73 @@ class AdamStep(UpdateOp):
                        np.float32(beta1), np.float32(beta2), np.float32(eps), np.float32(weight_decay),
                        np.int32(bool(decoupled)), np.float32(1 - beta1 ** step),
                        np.float32(1 - beta2 ** step))
+
+
+@register
+class RMSpropStep(UpdateOp):
+    """RMSprop (Hinton's lecture 6e; torch.optim.RMSprop):
+
+        g = grad + weight_decay * p
+        sq = alpha sq + (1 - alpha) g^2
+        avg = sqrt(sq - ga^2) + eps with ga = alpha ga + (1 - alpha) g   if centered
+              sqrt(sq) + eps                                             otherwise
+        buf = momentum buf + g / avg;  p -= lr * buf                     if momentum
+        p -= lr * g / avg                                                otherwise
+    grad_avg and momentum_buffer are neither read nor written unless centered / momentum
+    (the optimiser then passes the gradient in their place)."""
+    name = "rmsprop_step"
+    n_inputs = 5            # param, grad, square_avg, grad_avg, momentum_buffer
+    kernels = ("rmsprop_step",)
+
+    def update(self, p, g, sq, ga, buf, lr, alpha, eps, weight_decay=0.0, momentum=0.0, centered=False):
+        if weight_decay:
+            g = g + weight_decay * p
+        sq *= alpha
+        sq += (1 - alpha) * g * g
+        if centered:
+            ga *= alpha
+            ga += (1 - alpha) * g
+            avg = np.sqrt(sq - ga * ga) + eps
+        else:
+            avg = np.sqrt(sq) + eps
+        if momentum:
+            buf *= momentum
+            buf += g / avg
+            p -= (lr * buf).astype(p.dtype, copy=False)
+        else:
+            p -= (lr * g / avg).astype(p.dtype, copy=False)
+
+    def gpu_update(self, gpu, p, g, sq, ga, buf, lr, alpha, eps, weight_decay=0.0, momentum=0.0, centered=False):
+        gpu.require_dtype(self.name, p)
+        if p.size:
+            grid, block = gpu.grid_1d(p.size)     # one thread per element, grid-stride
+            gpu.launch(SOURCE, "rmsprop_step", grid, block, p, g, sq, ga, buf, np.int64(p.size), np.float32(lr),
+                       np.float32(alpha), np.float32(eps), np.float32(weight_decay), np.float32(momentum),
+                       np.int32(bool(centered)))
+
+
+@register
+class AdagradStep(UpdateOp):
+    """Adagrad (Duchi et al. 2011; torch.optim.Adagrad) at step t = `step`:
+
+        g = grad + weight_decay * p
+        sum += g^2
+        p -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(sum) + eps)
+    The decayed rate depends only on t: the host computes it once."""
+    name = "adagrad_step"
+    n_inputs = 3            # param, grad, sum
+    kernels = ("adagrad_step",)
+
+    def update(self, p, g, acc, lr, eps, weight_decay=0.0, lr_decay=0.0, step=1):
+        if weight_decay:
+            g = g + weight_decay * p
+        acc += g * g
+        clr = lr / (1 + (step - 1) * lr_decay)
+        p -= (clr * g / (np.sqrt(acc) + eps)).astype(p.dtype, copy=False)
+
+    def gpu_update(self, gpu, p, g, acc, lr, eps, weight_decay=0.0, lr_decay=0.0, step=1):
+        gpu.require_dtype(self.name, p)
+        if p.size:
+            grid, block = gpu.grid_1d(p.size)     # one thread per element, grid-stride
+            gpu.launch(SOURCE, "adagrad_step", grid, block, p, g, acc, np.int64(p.size),
+                       np.float32(lr / (1 + (step - 1) * lr_decay)), np.float32(eps), np.float32(weight_decay))

@@ -12,7 +12,9 @@
 //
 // Padding follows ops/pool.py: max pooling treats padded positions as -inf (they are
 // window positions, so an all -inf window picks position 0, as numpy's argmax); average
-// pooling counts them as zeros and always divides by kh*kw.
+// pooling counts them as zeros and divides by avg_divisor (PyTorch's count_include_pad
+// and divisor_override rules). ceil_mode only changes the output size: its last windows
+// may overhang the padded input, and every kernel already skips positions outside it.
 
 // The pooling geometry, passed as int scalars to every kernel.
 #define POOL_GEOMETRY_PARAMS int planes, int height, int width, int out_height, int out_width, \
@@ -82,11 +84,30 @@ __global__ void max_pool2d_backward(const float* grad, const int* argmax, float*
     }
 }
 
-// y[n, c, oh, ow] = (sum of the window's inputs) / (kernel_h * kernel_w), padding as 0.
-__global__ void avg_pool2d_forward(const float* x, float* y, POOL_GEOMETRY_PARAMS)
+// The divisor of average pooling's window (oh, ow), PyTorch's rule: the window clipped to
+// the padded input (count_include_pad; k*k unless ceil_mode's last windows overhang) or
+// to the input itself, unless divisor_override (> 0) replaces it.
+__device__ __forceinline__ float avg_divisor(int oh, int ow, POOL_GEOMETRY_PARAMS, int count_include_pad,
+                                             int divisor_override)
+{
+    if (divisor_override > 0) return (float)divisor_override;
+    int h0 = oh * stride_h - pad_h, w0 = ow * stride_w - pad_w;
+    int h1 = min(h0 + kernel_h, height + pad_h), w1 = min(w0 + kernel_w, width + pad_w);
+    if (!count_include_pad) {
+        h0 = max(h0, 0); w0 = max(w0, 0);
+        h1 = min(h1, height); w1 = min(w1, width);
+    }
+    return (float)((h1 - h0) * (w1 - w0));
+}
+
+#define POOL_GEOMETRY_ARGS planes, height, width, out_height, out_width, kernel_h, kernel_w, \
+    stride_h, stride_w, pad_h, pad_w
+
+// y[n, c, oh, ow] = (sum of the window's inputs) / its divisor, padding as 0.
+__global__ void avg_pool2d_forward(const float* x, float* y, POOL_GEOMETRY_PARAMS, int count_include_pad,
+                                   int divisor_override)
 {
     const long long n = (long long)planes * out_height * out_width;
-    const float window = (float)(kernel_h * kernel_w);
     for (long long o = blockIdx.x * (long long)blockDim.x + threadIdx.x; o < n;
          o += (long long)gridDim.x * blockDim.x) {
         const int ow = (int)(o % out_width), oh = (int)(o / out_width % out_height);
@@ -96,15 +117,15 @@ __global__ void avg_pool2d_forward(const float* x, float* y, POOL_GEOMETRY_PARAM
         for (int h = max(h0, 0); h < min(h0 + kernel_h, height); ++h)
             for (int w = max(w0, 0); w < min(w0 + kernel_w, width); ++w)
                 sum += plane[(long long)h * width + w];
-        y[o] = sum / window;
+        y[o] = sum / avg_divisor(oh, ow, POOL_GEOMETRY_ARGS, count_include_pad, divisor_override);
     }
 }
 
-// dx[n, c, h, w] = (sum of grad over the windows covering (h, w)) / (kernel_h * kernel_w).
-__global__ void avg_pool2d_backward(const float* grad, float* dx, POOL_GEOMETRY_PARAMS)
+// dx[n, c, h, w] = sum over the windows covering (h, w) of grad / that window's divisor.
+__global__ void avg_pool2d_backward(const float* grad, float* dx, POOL_GEOMETRY_PARAMS, int count_include_pad,
+                                    int divisor_override)
 {
     const long long n = (long long)planes * height * width;
-    const float window = (float)(kernel_h * kernel_w);
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
         const int w = (int)(i % width), h = (int)(i / width % height);
@@ -114,7 +135,8 @@ __global__ void avg_pool2d_backward(const float* grad, float* dx, POOL_GEOMETRY_
              oh <= last_window(h, pad_h, stride_h, out_height); ++oh)
             for (int ow = first_window(w, pad_w, kernel_w, stride_w);
                  ow <= last_window(w, pad_w, stride_w, out_width); ++ow)
-                sum += grad[plane + (long long)oh * out_width + ow];
-        dx[i] = sum / window;
+                sum += grad[plane + (long long)oh * out_width + ow] /
+                       avg_divisor(oh, ow, POOL_GEOMETRY_ARGS, count_include_pad, divisor_override);
+        dx[i] = sum;
     }
 }

@@ -37,6 +37,10 @@ def cases_for(name, rng, dtype=np.float64):
         return [([v(*sa), v(*sb)], {}) for sa, sb in BINARY_SHAPES]
     if family in ("binary_math", "logical", "ternary"):
         return elementwise_cases(name, rng, v, dtype)
+    if family == "loss":    # pointwise losses: an input from `domain`, a target from `target_domain`
+        td = op.target_domain
+        return [([v(*s), np.asarray(rng.uniform(td.low, td.high, size=s), dtype=dtype)], a)
+                for s in [(), (7,), (3, 5)] for a in _attrs(op)]
     if family == "reduce":
         shapes = [(3, 4, 5), (1, 7), (2, 33)]
         return [([v(*s)], a) for s in shapes for a in _attrs(op)]
@@ -114,7 +118,24 @@ def cases_for(name, rng, dtype=np.float64):
                 ([v(1, 2, 9, 8), v(3, 2, 3, 2)], dict(stride=(2, 1), padding=(0, 1))),
                 ([v(2, 3, 9), v(4, 3, 3), v(4)], dict(stride=1, padding=0)),           # 1-D (audio)
                 ([v(2, 3, 11), v(2, 3, 4)], dict(stride=2, padding=1)),
-                ([v(2, 1, 5, 4, 6), v(2, 1, 2, 3, 3), v(2)], dict(stride=1, padding=(1, 0, 1)))]  # 3-D
+                ([v(2, 1, 5, 4, 6), v(2, 1, 2, 3, 3), v(2)], dict(stride=1, padding=(1, 0, 1))),  # 3-D
+                ([v(2, 4, 7, 6), v(6, 2, 3, 2), v(6)], dict(stride=(1, 2), padding=1, dilation=(2, 1), groups=2)),
+                ([v(1, 3, 10), v(3, 1, 3)], dict(stride=1, padding=2, dilation=3, groups=3)),    # depthwise
+                ([v(1, 2, 4, 5, 4), v(2, 1, 2, 2, 2)], dict(stride=1, padding=0, dilation=(1, 2, 1), groups=2))]
+    if name == "conv_transpose":
+        return [([v(2, 4, 3, 4), v(4, 3, 3, 3)], dict(stride=2, padding=1, output_padding=1)),     # 2-D
+                ([v(1, 4, 4, 3), v(4, 1, 2, 3)], dict(stride=(1, 2), padding=(0, 1), dilation=(2, 1), groups=2)),
+                ([v(2, 3, 5), v(3, 2, 4)], dict(stride=3, padding=1, output_padding=2)),       # 1-D
+                ([v(1, 2, 2, 3, 2), v(2, 2, 2, 2, 3)], dict(stride=(2, 1, 1), padding=(0, 0, 1)))]  # 3-D
+    if name == "norm":     # batch_norm, layer_norm, group_norm layouts (ops/norm.py); eps larger than
+        bn, ln = dict(eps=1e-3, affine=True), dict(eps=1e-3, affine=True, affine_stride=1)   # finite differences
+        return [([v(4, 3, 5), v(3), v(3)], dict(bn, layout=(4, 3, 5), affine_stride=5)),          # BatchNorm1d
+                ([v(3, 7), v(7), v(7)], dict(ln, layout=(1, 3, 7))),                               # LayerNorm
+                ([v(2, 4, 3), v(4), v(4)], dict(bn, layout=(1, 4, 6), affine_stride=3)),          # GroupNorm(2, 4)
+                ([v(5, 6)], dict(eps=1e-3, layout=(5, 6, 1))),                                     # no affine
+                ([v(2, 3, 2, 2), v(2, 3), v(2, 3)], dict(ln, layout=(1, 2, 12))),   # rows of 12, a 6-long affine twice
+                ([v(6, 2, 3), v(2), v(2), v(2), 1 + np.abs(v(2))],
+                 dict(bn, layout=(6, 2, 3), affine_stride=3, update_running=True, momentum=0.1))]
     if name in ("max_pool2d", "avg_pool2d"):
         return [([v(2, 3, 8, 9)], a) for a in _attrs(op)]
     if family in ("gather", "scatter", "rearrange"):      # issue 11: tests/op_cases_movement.py

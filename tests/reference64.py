@@ -4,6 +4,7 @@ clearer), NOT sharing code with the ops' own numpy references in ops/.
 Each function takes the op's inputs as float64/int arrays and its attrs.
 """
 import itertools
+import math
 
 import numpy as np
 
@@ -192,38 +193,119 @@ def cross_entropy(logits, labels, reduction="mean"):
     return {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
 
 
-def conv(x, w, b=None, stride=1, padding=0):
-    """Direct convolution: one dot product per output position (slow, obvious)."""
+def _per_dim(v, d):
+    return (v,) * d if isinstance(v, int) else tuple(v)
+
+
+def conv(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """Direct convolution: one dot product per output position and group (slow, obvious)."""
     d = x.ndim - 2
-    st = (stride,) * d if isinstance(stride, int) else tuple(stride)
-    pd = (padding,) * d if isinstance(padding, int) else tuple(padding)
+    st, pd, dl = _per_dim(stride, d), _per_dim(padding, d), _per_dim(dilation, d)
     xp = np.pad(x, [(0, 0), (0, 0)] + [(p, p) for p in pd])
     k = w.shape[2:]
-    out = [(xp.shape[2 + i] - k[i]) // st[i] + 1 for i in range(d)]
+    span = [dl[i] * (k[i] - 1) + 1 for i in range(d)]
+    out = [(xp.shape[2 + i] - span[i]) // st[i] + 1 for i in range(d)]
+    cg, og = x.shape[1] // groups, w.shape[0] // groups
     y = np.zeros((x.shape[0], w.shape[0], *out))
-    for pos in itertools.product(*(range(o) for o in out)):
-        window = xp[(slice(None), slice(None)) + tuple(slice(p * s, p * s + kk) for p, s, kk in zip(pos, st, k))]
-        y[(slice(None), slice(None)) + pos] = np.tensordot(window, w, axes=(list(range(1, 2 + d)),
-                                                                            list(range(1, 2 + d))))
+    for g in range(groups):
+        for pos in itertools.product(*(range(o) for o in out)):
+            window = xp[(slice(None), slice(g * cg, (g + 1) * cg)) +
+                        tuple(slice(p * s, p * s + sp, dd) for p, s, sp, dd in zip(pos, st, span, dl))]
+            y[(slice(None), slice(g * og, (g + 1) * og)) + pos] = np.tensordot(
+                window, w[g * og:(g + 1) * og], axes=(list(range(1, 2 + d)), list(range(1, 2 + d))))
     if b is not None:
         y += b.reshape((1, -1) + (1,) * d)
     return y
 
 
-def pool(kind, x, kernel_size, stride=None, padding=0):
+def conv_transpose(x, w, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
+    """Transposed convolution as a scatter: every input element adds x * w[tap] at
+    i * stride + tap * dilation of an uncropped output, which then loses `padding` at
+    each end (output_padding extends the far end only)."""
+    d = x.ndim - 2
+    st, pd, dl, op = (_per_dim(v, d) for v in (stride, padding, dilation, output_padding))
+    k = w.shape[2:]
+    cg, og = x.shape[1] // groups, w.shape[1]
+    full = [(x.shape[2 + i] - 1) * st[i] + dl[i] * (k[i] - 1) + 1 + op[i] for i in range(d)]
+    y = np.zeros((x.shape[0], og * groups, *full))
+    for g in range(groups):
+        for pos in itertools.product(*(range(n) for n in x.shape[2:])):
+            for tap in itertools.product(*(range(kk) for kk in k)):
+                at = tuple(p * s + t * dd for p, s, t, dd in zip(pos, st, tap, dl))
+                inputs = x[(slice(None), slice(g * cg, (g + 1) * cg)) + pos]          # (N, cg)
+                taps = w[(slice(g * cg, (g + 1) * cg), slice(None)) + tap]            # (cg, og)
+                y[(slice(None), slice(g * og, (g + 1) * og)) + at] += inputs @ taps
+    return y[(slice(None), slice(None)) + tuple(slice(p, f - p) for p, f in zip(pd, full))]
+
+
+def norm(x, *params, layout, eps, affine=False, affine_stride=1, update_running=False, momentum=0.1):
+    """For each statistics group q, its elements listed one by one (element i = p*Q*R + q*R + r),
+    normalised with their mean and biased variance; then weight/bias of index (i // stride) % A."""
+    P, Q, R = layout
+    flat = x.reshape(-1)
+    y = np.zeros(flat.shape)
+    for q in range(Q):
+        members = [p * Q * R + q * R + r for p in range(P) for r in range(R)]
+        vals = flat[members]
+        mu = sum(vals) / len(vals)
+        var = sum((v - mu) ** 2 for v in vals) / len(vals)
+        y[members] = (vals - mu) / np.sqrt(var + eps)
+    if affine:
+        w, b = params[0].reshape(-1), params[1].reshape(-1)
+        a = [(i // affine_stride) % w.size for i in range(flat.size)]
+        y = y * w[a] + b[a]
+    return y.reshape(x.shape)
+
+
+def _pointwise(fn, x, t):
+    """fn applied element by element, in Python floats."""
+    out = np.array([fn(float(a), float(b)) for a, b in zip(x.ravel(), t.ravel())])
+    return out.reshape(x.shape)
+
+
+def _huber(d, delta):
+    return 0.5 * d * d if abs(d) < delta else delta * (abs(d) - 0.5 * delta)
+
+
+POINTWISE_LOSSES = {
+    "binary_cross_entropy": lambda x, t: -(t * max(math.log(x), -100) + (1 - t) * max(math.log(1 - x), -100)),
+    "binary_cross_entropy_with_logits": lambda z, t: -(t * math.log(1 / (1 + math.exp(-z))) +
+                                                       (1 - t) * math.log(1 - 1 / (1 + math.exp(-z)))),
+    "l1_loss": lambda x, t: abs(x - t),
+    "smooth_l1_loss": lambda x, t, beta=1.0: abs(x - t) if beta == 0 else _huber(x - t, beta) / beta,
+    "huber_loss": lambda x, t, delta=1.0: _huber(x - t, delta),
+    "kl_div": lambda x, t, log_target=False: (math.exp(t) * (t - x) if log_target else
+                                              (t * (math.log(t) - x) if t > 0 else 0.0)),
+}
+
+
+def pool(kind, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+         divisor_override=None):
+    """Every window by hand; ceil_mode as PyTorch documents it (the last window must start
+    inside the input or the left padding), the average's divisor per window."""
     pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)
     k = pair(kernel_size)
     s = k if stride is None else pair(stride)
     p = pair(padding)
-    fill = -np.inf if kind == "max" else 0.0
-    xp = np.pad(x, [(0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])], constant_values=fill)
-    oh = (xp.shape[2] - k[0]) // s[0] + 1
-    ow = (xp.shape[3] - k[1]) // s[1] + 1
-    y = np.zeros(x.shape[:2] + (oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            win = xp[:, :, i * s[0]:i * s[0] + k[0], j * s[1]:j * s[1] + k[1]]
-            y[:, :, i, j] = win.max(axis=(2, 3)) if kind == "max" else win.sum(axis=(2, 3)) / (k[0] * k[1])
+    n_out = []
+    for i in range(2):
+        size = x.shape[2 + i] + 2 * p[i] - k[i]
+        o = (-(-size // s[i]) if ceil_mode else size // s[i]) + 1
+        if ceil_mode and (o - 1) * s[i] >= x.shape[2 + i] + p[i]:
+            o -= 1
+        n_out.append(o)
+    y = np.zeros(x.shape[:2] + tuple(n_out))
+    for i in range(n_out[0]):
+        for j in range(n_out[1]):
+            h0, w0 = i * s[0] - p[0], j * s[1] - p[1]
+            h1, w1 = min(h0 + k[0], x.shape[2] + p[0]), min(w0 + k[1], x.shape[3] + p[1])   # inside the padding
+            win = x[:, :, max(h0, 0):min(h1, x.shape[2]), max(w0, 0):min(w1, x.shape[3])]
+            if kind == "max":            # padding is -inf: never the maximum of a non-empty window
+                y[:, :, i, j] = win.max(axis=(2, 3))
+            else:
+                divisor = divisor_override or ((h1 - h0) * (w1 - w0) if count_include_pad
+                                               else win.shape[2] * win.shape[3])
+                y[:, :, i, j] = win.sum(axis=(2, 3)) / divisor
     return y
 
 
@@ -296,6 +378,12 @@ def forward(name, arrays, attrs):
         return cross_entropy(*arrays, **attrs)
     if name == "conv":
         return conv(*arrays, **attrs)
+    if name == "norm":
+        return norm(*arrays, **attrs)
+    if name in POINTWISE_LOSSES:
+        return _pointwise(lambda a, b: POINTWISE_LOSSES[name](a, b, **attrs), *arrays)
+    if name == "conv_transpose":
+        return conv_transpose(*arrays, **attrs)
     if name in ("max_pool2d", "avg_pool2d"):
         return pool(name[:3], arrays[0], **attrs)
     x = arrays[0]

@@ -35,6 +35,7 @@ def pictures_of(name, graph=True):
     ("mlp.py", ["--epochs", "1", "--train-limit", "300", "--arch", "large", "--loss", "quadratic"], "mlp_large"),
     ("mlp.py", ["--epochs", "1", "--train-limit", "300", "--arch", "wide"], "mlp_wide"),
     ("lenet5.py", ["--epochs", "1", "--train-limit", "200"], "lenet5"),
+    ("cnn.py", ["--epochs", "1", "--train-limit", "200", "--width", "4"], "cnn_mnist"),
 ])
 def test_example_trains_and_writes_its_outputs(script, args, name, tmp_path):
     out = run_example(script, *args, "--out", str(tmp_path / "out"), tmp_path=tmp_path)

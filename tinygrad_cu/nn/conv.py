@@ -1,7 +1,8 @@
-"""Convolution layers over 1, 2 or 3 spatial dims: weight (out_channels, in_channels, *kernel).
+"""Convolution layers over 1, 2 or 3 spatial dims: weight (out_channels, in_channels/groups,
+*kernel); transposed ones: weight (in_channels, out_channels/groups, *kernel).
 
-The same constructor as PyTorch; dilation, groups and padding modes other than
-zeros are accepted only at their defaults, since the conv op does not implement them.
+The same constructors as PyTorch; padding modes other than zeros (and string padding)
+are accepted only at their defaults, since the conv ops do not implement them.
 """
 import numpy as np
 
@@ -40,9 +41,10 @@ def _channels(layer, value, what):
 class _ConvNd(Module):
     spatial_dims = 0
     conv = None        # the functional form, F.conv1d / conv2d / conv3d
+    transposed = False
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
+                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None, output_padding=0):
         super().__init__()
         d, layer = self.spatial_dims, type(self).__name__
         if isinstance(padding, str):
@@ -53,25 +55,38 @@ class _ConvNd(Module):
         self.kernel_size = _tuple(layer, kernel_size, d, "kernel_size", 1)
         self.stride = _tuple(layer, stride, d, "stride", 1)
         self.padding = _tuple(layer, padding, d, "padding", 0)
-        dilation = _tuple(layer, dilation, d, "dilation", 1)
+        self.dilation = _tuple(layer, dilation, d, "dilation", 1)
+        self.output_padding = _tuple(layer, output_padding, d, "output_padding", 0)
         if not _is_int(groups) or groups < 1:
             raise ValueError(f"{layer}: groups must be a positive integer, got {groups!r}")
-        if dilation != (1,) * d or groups != 1 or padding_mode != "zeros":
-            raise NotImplementedError(f"{layer}: only dilation=1, groups=1 and "
-                                      "padding_mode='zeros' are implemented")
+        for what, n in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
+            if n % groups:
+                raise ValueError(f"{layer}: {what} ({n}) must be divisible by groups ({groups})")
+        if any(p >= max(s, dl) for p, s, dl in zip(self.output_padding, self.stride, self.dilation)):
+            raise ValueError(f"{layer}: output_padding {self.output_padding} must be smaller than "
+                             f"stride {self.stride} or dilation {self.dilation}")
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"{layer}: only padding_mode='zeros' is implemented")
+        self.groups = int(groups)
         dtype = np.float32 if dtype is None else dtype
-        shape = (self.out_channels, self.in_channels) + self.kernel_size
+        if self.transposed:
+            shape = (self.in_channels, self.out_channels // self.groups) + self.kernel_size
+        else:
+            shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
         self.weight = Parameter(np.zeros(shape), device=device, dtype=dtype)
         self.register_parameter("bias", Parameter(np.zeros(self.out_channels), device=device,
                                                   dtype=dtype) if bias else None)
-        default_init_(self.weight, self.bias)
+        default_init_(self.weight, self.bias)    # fan_in from weight.shape[1:], as PyTorch
 
     def forward(self, x):
-        return self.conv(x, self.weight, self.bias, self.stride, self.padding)
+        return self.conv(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self):
+        extra = "".join(f", {k}={getattr(self, k)}" for k, default in
+                        (("output_padding", 0), ("dilation", 1), ("groups", 1))
+                        if getattr(self, k) not in (default, (default,) * self.spatial_dims))
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
+                f"stride={self.stride}, padding={self.padding}{extra}, bias={self.bias is not None}")
 
 
 class Conv1d(_ConvNd):
@@ -79,14 +94,54 @@ class Conv1d(_ConvNd):
     spatial_dims = 1
     conv = staticmethod(F.conv1d)
 
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype)
 
-class Conv2d(_ConvNd):
+
+class Conv2d(Conv1d):
     """Input (N, C, H, W): images."""
     spatial_dims = 2
     conv = staticmethod(F.conv2d)
 
 
-class Conv3d(_ConvNd):
+class Conv3d(Conv1d):
     """Input (N, C, D, H, W): volumes or video."""
     spatial_dims = 3
     conv = staticmethod(F.conv3d)
+
+
+class _ConvTransposeNd(_ConvNd):
+    """The adjoint of the convolution with the same arguments: maps the conv's output
+    shape back to its input shape (output_padding picks among the input sizes that
+    stride > 1 maps to one output size). PyTorch's argument order: output_padding,
+    groups, bias, dilation."""
+    transposed = True
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype, output_padding=output_padding)
+
+    def forward(self, x):
+        return self.conv(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                         self.groups, self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Input (N, Cin, L) -> (N, Cout, (L - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1)."""
+    spatial_dims = 1
+    conv = staticmethod(F.conv_transpose1d)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Input (N, Cin, H, W) -> (N, Cout, H_out, W_out): learned upsampling."""
+    spatial_dims = 2
+    conv = staticmethod(F.conv_transpose2d)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """Input (N, Cin, D, H, W) -> (N, Cout, D_out, H_out, W_out)."""
+    spatial_dims = 3
+    conv = staticmethod(F.conv_transpose3d)

@@ -6,7 +6,6 @@ is composed from Tensor arithmetic, which autograd differentiates for free.
 import numpy as np
 
 from ..autograd import apply
-from ..ops.softmax import check_labels
 from ..tensor import Tensor
 from ..tensor_movement import one_hot  # noqa: F401  (int64 class indicators; ops/gather.py)
 
@@ -81,35 +80,6 @@ def log_softmax(x, dim=-1):
     return apply("log_softmax", x, axis=dim)
 
 
-def cross_entropy(logits, labels, reduction="mean"):
-    """-log softmax(logits)[t], from raw logits (N, C) and integer labels (N,)."""
-    if not isinstance(labels, Tensor):
-        labels = Tensor(np.asarray(labels), device=logits.device)
-    if labels.dtype.kind in "iu" and labels.dtype != np.int64:
-        labels = labels.long()                 # the kernels take int64 labels
-    return apply("cross_entropy", logits, labels, reduction=reduction)
-
-
-def nll_loss(log_probs, labels, reduction="mean"):
-    """-log_probs[n, t_n]: cross_entropy for inputs that already went through log_softmax.
-
-    The labels are indices into the rows, so they are needed on the host anyway; they are
-    checked there, on every device, with cross_entropy's message (a label of -1 would
-    otherwise pick the last class, as numpy indexing does)."""
-    if log_probs.ndim != 2:
-        raise ValueError(f"nll_loss: expected log-probabilities (N, C), got {log_probs.shape}")
-    n, n_classes = log_probs.shape
-    labels = labels.numpy() if isinstance(labels, Tensor) else np.asarray(labels)
-    if labels.dtype.kind not in "iu":
-        raise TypeError(f"nll_loss: labels must be integers, got {labels.dtype}")
-    if labels.shape != (n,):
-        raise ValueError(f"nll_loss: expected labels of shape ({n},) for log-probabilities "
-                         f"{log_probs.shape}, got {labels.shape}")
-    check_labels(labels, n_classes, "nll_loss")
-    picked = -log_probs[np.arange(n), labels]
-    return reduce_loss(picked, reduction, "nll_loss")
-
-
 def mse_loss(input, target, reduction="mean"):
     """mean((input - target)^2)."""
     if not isinstance(target, Tensor):
@@ -118,17 +88,6 @@ def mse_loss(input, target, reduction="mean"):
         raise ValueError(f"mse_loss: input {input.shape} and target {target.shape} must have the same shape")
     diff = input - target
     return reduce_loss(diff * diff, reduction, "mse_loss")
-
-
-def reduce_loss(values, reduction, name):
-    """Per-example losses -> their mean, sum, or themselves ('none'), as PyTorch's `reduction`."""
-    if reduction == "mean":
-        return values.mean()
-    if reduction == "sum":
-        return values.sum()
-    if reduction == "none":
-        return values
-    raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 def linear(x, weight, bias=None):
@@ -147,35 +106,67 @@ def linear(x, weight, bias=None):
     return apply("linear", x.reshape(-1, x.shape[-1]), *params).reshape(*x.shape[:-1], weight.shape[0])
 
 
-def _conv(d, x, weight, bias, stride, padding):
+def _conv(d, x, weight, bias, stride, padding, dilation, groups):
     if x.ndim != d + 2:
         raise ValueError(f"conv{d}d: expected input (N, C{', *spatial' if d else ''}) with {d} spatial "
                          f"dims, got {x.shape}")
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    return apply("conv", *inputs, stride=stride, padding=padding)
+    return apply("conv", *inputs, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
 
-def conv1d(x, weight, bias=None, stride=1, padding=0):
-    """x (N, C, L), weight (O, C, k): audio-like signals."""
-    return _conv(1, x, weight, bias, stride, padding)
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """x (N, C, L), weight (O, C/groups, k): audio-like signals."""
+    return _conv(1, x, weight, bias, stride, padding, dilation, groups)
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0):
-    """x (N, C, H, W), weight (O, C, kh, kw): images."""
-    return _conv(2, x, weight, bias, stride, padding)
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """x (N, C, H, W), weight (O, C/groups, kh, kw): images."""
+    return _conv(2, x, weight, bias, stride, padding, dilation, groups)
 
 
-def conv3d(x, weight, bias=None, stride=1, padding=0):
-    """x (N, C, D, H, W), weight (O, C, kd, kh, kw): volumes."""
-    return _conv(3, x, weight, bias, stride, padding)
+def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """x (N, C, D, H, W), weight (O, C/groups, kd, kh, kw): volumes."""
+    return _conv(3, x, weight, bias, stride, padding, dilation, groups)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0):
-    return apply("max_pool2d", x, kernel_size=kernel_size, stride=stride, padding=padding)
+def _conv_transpose(d, x, weight, bias, stride, padding, output_padding, groups, dilation):
+    if x.ndim != d + 2:
+        raise ValueError(f"conv_transpose{d}d: expected input (N, C, *spatial) with {d} spatial dims, got {x.shape}")
+    y = apply("conv_transpose", x, weight, stride=stride, padding=padding, output_padding=output_padding,
+              dilation=dilation, groups=groups)
+    if bias is None:
+        return y
+    if bias.shape != (y.shape[1],):
+        raise ValueError(f"conv_transpose{d}d: bias shape {bias.shape} must be ({y.shape[1]},)")
+    return y + bias.reshape(1, -1, *(1,) * d)       # a composite: its backward is add's sum
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    return apply("avg_pool2d", x, kernel_size=kernel_size, stride=stride, padding=padding)
+def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The adjoint of conv1d: x (N, Cin, L), weight (Cin, Cout/groups, k) -> (N, Cout, L_out)."""
+    return _conv_transpose(1, x, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The adjoint of conv2d: x (N, Cin, H, W), weight (Cin, Cout/groups, kh, kw); upsamples
+    by the stride, e.g. in a decoder or a GAN's generator."""
+    return _conv_transpose(2, x, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The adjoint of conv3d: x (N, Cin, D, H, W), weight (Cin, Cout/groups, kd, kh, kw)."""
+    return _conv_transpose(3, x, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    if dilation not in (1, (1, 1)) or return_indices:
+        raise NotImplementedError("max_pool2d: only dilation=1 and return_indices=False are implemented")
+    return apply("max_pool2d", x, kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=bool(ceil_mode))
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    return apply("avg_pool2d", x, kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=bool(ceil_mode),
+                 count_include_pad=bool(count_include_pad), divisor_override=divisor_override)
 
 
 def pad(x, pad, value=0.0):
@@ -198,3 +189,13 @@ def dropout(x, p=0.5, training=True):
     from ..creation import rng
     keep = (rng().random(x.shape) >= p).astype(x.dtype) / (1 - p)
     return x * Tensor(keep, dtype=x.dtype, device=x.device)
+
+
+# --- normalisation (tinygrad_cu/nn/functional_norm.py) ---------------------------------
+from .functional_norm import batch_norm, group_norm, layer_norm  # noqa: E402,F401
+from .embedding import embedding  # noqa: E402,F401
+from .functional_losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: E402,F401
+                                cross_entropy, huber_loss, kl_div, l1_loss, nll_loss, reduce_loss,
+                                smooth_l1_loss)
+from .resample import adaptive_avg_pool2d, interpolate  # noqa: E402,F401
+from .attention import scaled_dot_product_attention  # noqa: E402,F401

@@ -60,9 +60,15 @@ class _Loss(Module):
 
 
 class CrossEntropyLoss(_Loss):
-    """-log softmax(scores)[T], from raw scores (N, C) and integer labels (N,)."""
+    """-log softmax(scores)[T], from raw scores (N, C) and integer labels (N,) or class
+    probabilities; weight, ignore_index and label_smoothing as F.cross_entropy."""
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        super().__init__(reduction)
+        self.weight, self.ignore_index, self.label_smoothing = weight, ignore_index, label_smoothing
+
     def forward(self, scores, target):
-        return F.cross_entropy(scores, target, reduction=self.reduction)
+        return F.cross_entropy(scores, target, weight=self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 
 class MSELoss(_Loss):

@@ -27,6 +27,8 @@ class Module:
         # object.__setattr__: our own __setattr__ needs these dicts to exist already
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_buffers", {})             # name -> Tensor or None
+        object.__setattr__(self, "_non_persistent", set())   # buffers left out of state_dict
         object.__setattr__(self, "training", True)
 
     def forward(self, *args, **kwargs):
@@ -41,7 +43,11 @@ class Module:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before "
                                  f"assigning attributes (assigning {name!r})")
         params, modules = self._parameters, self._modules
-        if isinstance(value, Parameter):
+        if name in self.__dict__.get("_buffers", ()):      # running statistics and the like
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__} to buffer {name!r} (use a Tensor, or None)")
+            self._buffers[name] = value
+        elif isinstance(value, Parameter):
             self._forget(name)
             params[name] = value
         elif isinstance(value, Module):
@@ -64,9 +70,10 @@ class Module:
         self.__dict__.pop(name, None)
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
+        self.__dict__.get("_buffers", {}).pop(name, None)
 
     def __getattr__(self, name):   # only called when normal lookup fails
-        for table in ("_parameters", "_modules"):
+        for table in ("_parameters", "_modules", "_buffers"):
             entries = self.__dict__.get(table, {})
             if name in entries:
                 return entries[name]
@@ -85,6 +92,25 @@ class Module:
                             f"got {type(param).__name__}")
         self._forget(name)
         self._parameters[name] = param
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """A Tensor that belongs to the module's state but is not trained (BatchNorm's
+        running statistics): moved by `to()`, in `state_dict()` unless persistent=False."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got {type(tensor).__name__}")
+        self._forget(name)
+        self._buffers[name] = tensor
+        (self._non_persistent.discard if persistent else self._non_persistent.add)(name)
+
+    def named_buffers(self, prefix="", persistent_only=False):
+        for path, module in self.named_modules(prefix):
+            for name, b in module.__dict__.get("_buffers", {}).items():
+                if b is not None and not (persistent_only and name in module._non_persistent):
+                    yield (f"{path}.{name}" if path else name), b
+
+    def buffers(self):
+        for _, b in self.named_buffers():
+            yield b
 
     def add_module(self, name, module):
         if module is not None and not isinstance(module, Module):
@@ -169,7 +195,9 @@ class Module:
     def to(self, target):
         """Move every parameter to a device ('cpu', 'emu', 'cuda') or cast it to a
         float dtype, in place. The Parameter objects stay the same (only their
-        buffers are replaced), so an optimiser keeps seeing them; gradients move too."""
+        buffers are replaced), so an optimiser keeps seeing them; gradients move too.
+        Buffers move as well, except those a module keeps on the host (`_host_buffers`:
+        BatchNorm's batch counter, which only the host reads)."""
         device, dtype = _device_or_dtype(target)
         with no_grad():
             for p in self.parameters():
@@ -180,6 +208,10 @@ class Module:
                 p.buf, p._dev = dev.from_numpy(p.numpy().astype(dt, copy=False)), dev
                 if p.grad is not None:
                     p.grad = Tensor._from_buffer(dev.from_numpy(p.grad.numpy().astype(dt, copy=False)), dev)
+            for m in self.modules():       # float buffers take the dtype; counters stay integers
+                for name, b in m._buffers.items():
+                    if b is not None and name not in m.__dict__.get("_host_buffers", ()):
+                        _move(b, device, dtype)
         return self
 
     def cpu(self):
@@ -193,8 +225,11 @@ class Module:
 
     # --- state dict --------------------------------------------------------------
     def state_dict(self):
-        """{dotted name: numpy array copy} for every parameter, in registration order."""
-        return {name: p.numpy() for name, p in self.named_parameters()}
+        """{dotted name: numpy array copy} for every parameter, in registration order, then
+        every persistent buffer (running statistics)."""
+        state = {name: p.numpy() for name, p in self.named_parameters()}
+        state.update((name, b.numpy()) for name, b in self.named_buffers(persistent_only=True))
+        return state
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy values (numpy arrays or Tensors, from any device) into the parameters.
@@ -204,6 +239,7 @@ class Module:
         unless every check passes. Values are cast to each parameter's dtype.
         Returns (missing_keys, unexpected_keys)."""
         own = dict(self.named_parameters())
+        own.update(self.named_buffers(persistent_only=True))
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
@@ -240,6 +276,14 @@ class Module:
 
     def __repr__(self):
         return f"{self._body_repr()}  # {self.num_parameters():,} parameters"
+
+
+def _move(b, device, dtype):
+    """A buffer to `device` (None: its own) and, if it holds floats, to `dtype`, in place."""
+    dev = get_device(device) if device is not None else b._dev
+    dt = dtype if dtype is not None and dtypes.is_float(b.dtype) else b.dtype
+    if dev is not b._dev or dt != b.dtype:
+        b.buf, b._dev = dev.from_numpy(b.numpy().astype(dt, copy=False)), dev
 
 
 def _device_or_dtype(target):

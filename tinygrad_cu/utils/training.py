@@ -123,11 +123,12 @@ def evaluate(model, loss_fn, dataset, device, batch_size=1000):
     return total_loss / max(len(dataset), 1), correct / max(len(dataset), 1)
 
 
-def train(model, loss_fn, optimizer, train_set, val_set, args):
+def train(model, loss_fn, optimizer, train_set, val_set, args, batch_scheduler=None):
     """Mini-batch gradient descent for args.epochs; returns the learning curves
     (per epoch, and the training loss of every batch at its position in epochs).
     img/s is timed from the end of each epoch's first batch: the first step of a run
-    prepares every kernel and fills the memory pool, which is not training speed."""
+    prepares every kernel and fills the memory pool, which is not training speed.
+    batch_scheduler (e.g. OneCycleLR) is stepped after every batch."""
     history = {"train_loss": [], "val_loss": [], "train_acc": [], "val_acc": [], "img_per_s": [],
                "batch_loss": [], "batch_epoch": []}
     prepare_device(args)
@@ -147,6 +148,8 @@ def train(model, loss_fn, optimizer, train_set, val_set, args):
             loss = loss_fn(net(x), y)
             loss.backward()
             optimizer.step()
+            if batch_scheduler:
+                batch_scheduler.step()
             seen += len(y)
             value = loss.item()
             running += value * len(y)
