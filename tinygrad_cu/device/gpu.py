@@ -41,6 +41,15 @@ def source_label(source_file):
     return custom.shown if custom is not None else f"ops/{source_file}"
 
 
+def _source_of(source_file):
+    """(source text, include folders) of a kernel file: ops/<file>, or a custom op's."""
+    custom = CUSTOM_SOURCES.get(source_file)
+    if custom is not None:
+        return custom.text, list(custom.include_dirs) + [ops_dir()]
+    with open(os.path.join(ops_dir(), source_file)) as f:
+        return f.read(), [ops_dir()]
+
+
 def ops_dir():
     """Where the `.cu` files are: beside the op modules (tinygrad_cu.ops is the
     repository's `ops/` folder, installed as a subpackage)."""
@@ -364,17 +373,22 @@ class GPUDevice:
         with self._lock:
             module = self._modules.get(source_file)
             if module is None:
-                custom = CUSTOM_SOURCES.get(source_file)
-                if custom is not None:
-                    source, include_dirs = custom.text, list(custom.include_dirs) + [ops_dir()]
-                else:
-                    with open(os.path.join(ops_dir(), source_file)) as f:
-                        source = f.read()
-                    include_dirs = [ops_dir()]
+                source, include_dirs = _source_of(source_file)
                 with compile_notice.announce(self.name, source_label(source_file), self.SourceModule) as hook:
                     module = self.SourceModule(source, options=["-std=c++17"], include_dirs=include_dirs, **hook)
                 self._modules[source_file] = module
         return module
+
+    def precompile(self, source_file):
+        """Compile `ops/<source_file>` into the compiler's cache without loading it, where
+        the driver can (the emulator: SourceModule.precompile); tg.warmup runs several at
+        once. Returns whether it did anything."""
+        precompile = getattr(self.SourceModule, "precompile", None)
+        if precompile is None or source_file in self._modules:
+            return False
+        source, include_dirs = _source_of(source_file)
+        precompile(source, options=["-std=c++17"], include_dirs=include_dirs)
+        return True
 
     def function(self, source_file, kernel_name):
         """The compiled kernel `kernel_name` from `ops/<source_file>` (or a custom op's

@@ -112,6 +112,41 @@ def _set_max_workers(n):
         lib.emu_set_max_workers(n)
 
 
+
+def _library_for(source, options, no_extern_c, include_dirs, check, cache_dir, on_compile):
+    """((library path, metadata), whether it was cached) for this source and these flags:
+    from the cache, else compiled into it (on_compile is called first, with the folder)."""
+    defines, includes = _split_options(options)
+    include_dirs = list(include_dirs or ()) + includes
+    cxx = emu_build.compiler()
+    flags = emu_build.flags_for(check, [f"-D{d}" for d in defines] + [f"-I{d}" for d in include_dirs])
+    directory = cache_dir or emu_build.cache_dir()
+    if cache_dir is False:
+        import tempfile
+        directory = tempfile.mkdtemp(prefix="tinygrad_cu_emu_")
+    key = emu_build.cache_key(source, flags, no_extern_c, include_dirs, cxx)
+    found = emu_build.load_cached(directory, key) if cache_dir is not False else None
+    if found is not None and any("max_threads" not in k for k in found[1]["kernels"].values()):
+        found = None   # built before launch bounds were recorded: analyse again
+    if found is not None:
+        return found, True
+    if on_compile is not None:
+        on_compile(directory)
+    return _build(source, directory, key, flags, cxx, defines, include_dirs, no_extern_c), False
+
+
+def _build(source, directory, key, flags, cxx, defines, include_dirs, no_extern_c):
+    preprocessed = emu_source.preprocess(source, cxx, defines, include_dirs, emu_build.INCLUDE_DIR)
+    analysis = emu_source.analyse(preprocessed)
+    shown = os.path.join(directory, key + ".cu")
+    unit = emu_source.translation_unit(source, analysis, no_extern_c, shown)
+    meta = {"kernels": {k.name: {"params": k.params, "needs_fibers": k.needs_fibers,
+                                 "max_threads": k.max_threads or launch_limits.MAX_THREADS_PER_BLOCK}
+                        for k in analysis.kernels.values()},
+            "templates": analysis.templates, "constants": analysis.constants}
+    return emu_build.compile_module(directory, key, source, unit, flags, cxx, meta)
+
+
 class SourceModule:
     """PyCUDA's SourceModule: compile CUDA C source, then get_function / get_global.
 
@@ -140,38 +175,18 @@ class SourceModule:
             from . import emu_bounds
             self._bounds_child = emu_bounds.ChildModule(source, options=options, no_extern_c=no_extern_c,
                                                         include_dirs=include_dirs, cache_dir=cache_dir)
-        defines, includes = _split_options(options)
-        include_dirs = list(include_dirs or ()) + includes
-        cxx = emu_build.compiler()
-        flags = emu_build.flags_for(None if self._bounds_child else check,
-                                    [f"-D{d}" for d in defines] + [f"-I{d}" for d in include_dirs])
-        directory = cache_dir or emu_build.cache_dir()
-        if cache_dir is False:
-            import tempfile
-            directory = tempfile.mkdtemp(prefix="tinygrad_cu_emu_")
-        key = emu_build.cache_key(source, flags, no_extern_c, include_dirs, cxx)
-        found = emu_build.load_cached(directory, key) if cache_dir is not False else None
-        if found is not None and any("max_threads" not in k for k in found[1]["kernels"].values()):
-            found = None   # built before launch bounds were recorded: analyse again
-        self.cached = found is not None
-        if found is None:
-            if on_compile is not None:
-                on_compile(directory)
-            found = self._build(source, directory, key, flags, cxx, defines, include_dirs, no_extern_c)
+        found, self.cached = _library_for(source, options, no_extern_c, include_dirs,
+                                          None if self._bounds_child else check, cache_dir, on_compile)
         path, self._meta = found
         self._lib = _open_library(path)
         self._functions = {}
 
-    def _build(self, source, directory, key, flags, cxx, defines, include_dirs, no_extern_c):
-        preprocessed = emu_source.preprocess(source, cxx, defines, include_dirs, emu_build.INCLUDE_DIR)
-        analysis = emu_source.analyse(preprocessed)
-        shown = os.path.join(directory, key + ".cu")
-        unit = emu_source.translation_unit(source, analysis, no_extern_c, shown)
-        meta = {"kernels": {k.name: {"params": k.params, "needs_fibers": k.needs_fibers,
-                                     "max_threads": k.max_threads or launch_limits.MAX_THREADS_PER_BLOCK}
-                            for k in analysis.kernels.values()},
-                "templates": analysis.templates, "constants": analysis.constants}
-        return emu_build.compile_module(directory, key, source, unit, flags, cxx, meta)
+    @staticmethod
+    def precompile(source, options=None, no_extern_c=False, include_dirs=(), cache_dir=None, on_compile=None):
+        """Compile `source` into the cache without loading it (an addition to PyCUDA's
+        API): tg.warmup builds several kernel files at once this way, one compiler process
+        per core, and then loads them one by one. Returns True if it was cached already."""
+        return _library_for(source, options, no_extern_c, include_dirs, None, cache_dir, on_compile)[1]
 
     @property
     def kernel_names(self):
