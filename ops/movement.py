@@ -205,6 +205,10 @@ def basic_view(shape, index):
     anchor = np.zeros(1, np.int64)
     stand_in = np.lib.stride_tricks.as_strided(anchor, shape=shape,
                                                strides=tuple(8 * s for s in contiguous_strides(shape)))
+    # Integers down to no dims at all would give a numpy scalar (a copy, at a new address,
+    # so the offset below would be garbage); a trailing Ellipsis keeps a 0-d view instead.
+    if not any(i is Ellipsis for i in index):
+        index = tuple(index) + (Ellipsis,)
     view = stand_in[index]
     offset = (view.__array_interface__["data"][0] - anchor.__array_interface__["data"][0]) // 8
     return view.shape, tuple(s // 8 for s in view.strides), offset

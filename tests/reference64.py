@@ -9,7 +9,7 @@ import numpy as np
 
 
 def _axes(axis, ndim):
-    if axis is None:
+    if axis is None or ndim == 0:        # a 0-d tensor's only axes are 0 and -1: nothing to reduce
         return tuple(range(ndim))
     return tuple(a % ndim for a in ((axis,) if isinstance(axis, int) else axis))
 
