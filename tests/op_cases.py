@@ -54,7 +54,10 @@ def cases_for(name, rng, dtype=np.float64):
     if name == "getitem":
         idx = [(1,), (slice(None, None, -1), slice(1, 3)), (np.array([0, 0, 2]),), (None, Ellipsis, 1),
                (slice(None), np.array([3, 1, 3])), (np.array([[0, 1], [1, 0]]), np.array([2, 3]))]
-        return [([v(3, 4)], dict(index=i)) for i in idx]
+        # an integer and an index array separated by a slice: PyTorch's placement (ops/indexing.py)
+        mixed = [([v(2, 3, 4)], dict(index=(1, slice(None), np.array([0, 3, 0])))),
+                 ([v(2, 3, 4)], dict(index=(np.array([1, 0]), slice(None, 2), 2)))]
+        return [([v(3, 4)], dict(index=i)) for i in idx] + mixed
     if name == "cat":
         return [([v(2, 3), v(4, 3)], dict(axis=0)), ([v(2, 3), v(2, 1), v(2, 5)], dict(axis=-1)), ([v(1)], dict(axis=0))]
     if name == "pad":

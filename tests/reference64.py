@@ -110,6 +110,39 @@ def pool(kind, x, kernel_size, stride=None, padding=0):
     return y
 
 
+def getitem(x, index):
+    """x[index] with PyTorch's placement of the index dims: numpy's result, with the
+    broadcast index dims moved from the front (where numpy puts them when an integer
+    separates the index arrays) to where PyTorch keeps them (integers are selects, so
+    index arrays adjacent once the integers are gone stay in place)."""
+    out = x[index]
+    items = list(index)
+    is_int = [isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)) for i in items]
+    is_arr = [isinstance(i, np.ndarray) for i in items]
+    if not (any(is_int) and any(is_arr)):
+        return out
+    advanced = [k for k in range(len(items)) if is_int[k] or is_arr[k]]
+    if advanced == list(range(advanced[0], advanced[-1] + 1)):
+        return out                       # numpy keeps them in place as well
+    rest = [k for k in range(len(items)) if not is_int[k]]            # what a select leaves
+    arr_at = [j for j, k in enumerate(rest) if is_arr[k]]
+    if arr_at != list(range(arr_at[0], arr_at[-1] + 1)):
+        return out                       # still separated: PyTorch puts them first too
+    consumed = sum(i.ndim if isinstance(i, np.ndarray) and i.dtype == np.bool_ else 1
+                   for i in items if i is not None and i is not Ellipsis)
+    before = 0
+    for k in range(len(items)):
+        if is_arr[k]:
+            break
+        if items[k] is Ellipsis:
+            before += x.ndim - consumed
+        elif not is_int[k]:
+            before += 1                  # a slice or None
+    width = np.broadcast(*[np.nonzero(i)[0] if i.dtype == np.bool_ else i
+                           for i in items if isinstance(i, np.ndarray)]).ndim
+    return np.moveaxis(out, list(range(width)), list(range(before, before + width)))
+
+
 def forward(name, arrays, attrs):
     """The float64 reference for op `name`."""
     if name in UNARY:
@@ -149,7 +182,7 @@ def forward(name, arrays, attrs):
     if name == "expand":
         return np.broadcast_to(x, attrs["shape"])
     if name == "getitem":
-        return x[attrs["index"]]
+        return getitem(x, attrs["index"])
     if name == "cat":
         return np.concatenate(arrays, axis=attrs["axis"])
     if name == "pad":

@@ -356,8 +356,9 @@ class Tensor:
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def __getitem__(self, index):
-        """Basic and advanced indexing with numpy's rules (ints, slices, None, ...,
-        integer and boolean arrays or tensors); differentiable."""
+        """Basic and advanced indexing (ints, slices, None, ..., integer and boolean
+        arrays or tensors) with PyTorch's rules, which are numpy's except where an int
+        meets an index array (docs/ops.md, "Indexing"); differentiable."""
         return apply("getitem", self, index=_normalize_index(index))
 
     def pad(self, pad_width, value=0.0):
