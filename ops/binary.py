@@ -278,9 +278,16 @@ class CompareOp(BinaryOp):
     domain = Domain(-2, 2)
     def out_dtype(self, dtype): return dtypes.bool_
 
+    # integer and bool kernels (bool compares as its 0 / 1 byte, so it runs the uint8 ones)
+    INT_SUFFIX = {dtypes.int64: "i64", dtypes.int32: "i32", dtypes.uint8: "u8", dtypes.bool_: "u8"}
+
+    def __init__(self):
+        super().__init__()
+        self.kernels += tuple(f"{self.name}_{s}_forward{v}" for s in ("i64", "i32", "u8") for v in ("", "_sa", "_sb"))
+
     def gpu_kernel_prefix(self, gpu, a, b):
-        if a.dtype == b.dtype == dtypes.int64:     # e.g. predicted classes == labels
-            return f"{self.name}_i64"
+        if a.dtype == b.dtype and a.dtype in self.INT_SUFFIX:     # e.g. predicted classes == labels
+            return f"{self.name}_{self.INT_SUFFIX[a.dtype]}"
         return super().gpu_kernel_prefix(gpu, a, b)
 
 

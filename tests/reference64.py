@@ -143,8 +143,36 @@ def getitem(x, index):
     return np.moveaxis(out, list(range(width)), list(range(before, before + width)))
 
 
+def shift(name, a, s):
+    """a << s or a >> s element by element in Python integers, wrapped to a's dtype; a
+    count outside [0, bits) gives 0 (<<) or the sign (>>), as PyTorch."""
+    a, s = np.broadcast_arrays(a, s)
+    bits = 8 * a.dtype.itemsize
+    out = np.empty(a.shape, a.dtype)
+    for pos in np.ndindex(a.shape):
+        x, k = int(a[pos]), int(s[pos])
+        if 0 <= k < bits:
+            v = x << k if name == "bitwise_left_shift" else x >> k
+        else:
+            v = 0 if name == "bitwise_left_shift" or x >= 0 else -1
+        v %= 2 ** bits                                   # wrap, as a fixed-width register
+        if np.issubdtype(a.dtype, np.signedinteger) and v >= 2 ** (bits - 1):
+            v -= 2 ** bits
+        out[pos] = v
+    return out
+
+
+BITWISE = {"bitwise_and": lambda a, b: a & b, "bitwise_or": lambda a, b: a | b,
+           "bitwise_xor": lambda a, b: a ^ b,
+           "bitwise_not": lambda x: ~x if x.dtype != np.bool_ else x == False}  # noqa: E712
+
+
 def forward(name, arrays, attrs):
     """The float64 reference for op `name`."""
+    if name in BITWISE:
+        return BITWISE[name](*arrays)
+    if name in ("bitwise_left_shift", "bitwise_right_shift"):
+        return shift(name, *arrays)
     if name in UNARY:
         return UNARY[name](arrays[0])
     if name in BINARY:

@@ -51,7 +51,7 @@ def _zero_dim(arrays, which):
             shape = list(a.shape)
             shape[which] = 0
             a = np.zeros(shape, a.dtype)
-        elif a.dtype.kind != "f" and a.ndim and which == 0:   # labels follow the batch dim
+        elif a.dtype.kind != "f" and a.ndim and which == 0:   # labels, integer operands
             a = a[:0]
         out.append(a)
     return out
@@ -61,8 +61,8 @@ def edge_cases(name, rng):
     """(arrays, attrs) with 0-d or empty inputs for op `name`, float32."""
     found = []
     for arrays, attrs in cases_for(name, rng, dtype=np.float32):
-        found.append(([np.asarray(rng.uniform(0.5, 1.5), np.float32) if a.dtype.kind == "f" else a
-                       for a in arrays], attrs))
+        found.append(([np.asarray(rng.uniform(0.5, 1.5), np.float32) if a.dtype.kind == "f" else
+                       a.reshape(-1)[0].reshape(()) if a.size else a for a in arrays], attrs))
         found.append((_zero_dim(arrays, 0), attrs))
         found.append((_zero_dim(arrays, -1), attrs))
     for shapes, attrs in EXTRA.get(name, []):

@@ -12,6 +12,7 @@ from .autograd import apply, run
 from .device import get_device
 from .device.recording import state as recording
 from .op import REGISTRY
+from .tensor_integer import IntegerOpsMixin
 
 
 def _axis_args(op, axis, dim, keepdims, keepdim):
@@ -25,7 +26,7 @@ def _axis_args(op, axis, dim, keepdims, keepdim):
     return axis, bool(keepdims)
 
 
-class Tensor:
+class Tensor(IntegerOpsMixin):
     """`Tensor(data, requires_grad=False, device=None, dtype=None)`: data is copied.
 
     Floats become float32 unless dtype says otherwise (also numpy float64 arrays, as in
