@@ -4,4 +4,4 @@ Importing this package registers all ops in `tinygrad_cu.op.REGISTRY`. It is the
 repository's `ops/` folder, installed as `tinygrad_cu.ops`.
 """
 from . import unary, binary, reduce, matmul, movement, softmax, conv, pool, optim  # noqa: F401
-from . import bitwise  # noqa: F401
+from . import bitwise, inplace  # noqa: F401

@@ -14,7 +14,8 @@ arguments (see the header of binary.cu); `gpu_sum_to_shape` is the device versio
 import numpy as np
 
 from tinygrad_cu import dtypes
-from tinygrad_cu.op import Domain, Meta, Op, broadcast_shapes, contiguous_strides, register, sum_to_shape
+from tinygrad_cu.op import (Domain, Meta, Op, broadcast_shapes, contiguous_strides, factors_read_by_backward,
+                            register, sum_to_shape)
 
 from .unary import MAX_ELEMENTS, launch_config as unary_launch_config
 
@@ -237,6 +238,7 @@ class Mul(ArithmeticOp):
     name = "mul"
     def forward(self, ctx, a, b): return a * b
     def local_grads(self, g, a, b, out, needs): return (g * b if needs[0] else None), (g * a if needs[1] else None)
+    def inputs_read_by_backward(self, needs): return factors_read_by_backward(needs)
 
 
 @register
@@ -251,6 +253,9 @@ class Div(BinaryOp):
     def local_grads(self, g, a, b, out, needs):
         with np.errstate(divide="ignore", invalid="ignore"):
             return g / b, (-g * a / (b * b) if needs[1] else None)
+
+    def inputs_read_by_backward(self, needs):      # d/da reads b, d/db reads a and b
+        return [0, 1] if needs[1] else [1]
 
 
 @register

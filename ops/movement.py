@@ -95,6 +95,7 @@ def gpu_cast(gpu, x, dtype):
 class Reshape(MovementOp):
     name = "reshape"
     kernels = ()          # a view: no data moves
+    shares_input_storage = True
     test_attrs = (dict(shape=(-1,)),)
 
     def infer(self, x, shape):

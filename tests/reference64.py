@@ -167,8 +167,20 @@ BITWISE = {"bitwise_and": lambda a, b: a & b, "bitwise_or": lambda a, b: a | b,
            "bitwise_not": lambda x: ~x if x.dtype != np.bool_ else x == False}  # noqa: E712
 
 
+def masked_fill(x, mask, value):
+    """Element by element over the broadcast shape: value where the mask is set."""
+    shape = np.broadcast_shapes(x.shape, mask.shape)
+    xb, mb = np.broadcast_to(x, shape), np.broadcast_to(mask, shape)
+    out = np.empty(shape, x.dtype)
+    for pos in np.ndindex(shape):
+        out[pos] = value if mb[pos] else xb[pos]
+    return out
+
+
 def forward(name, arrays, attrs):
     """The float64 reference for op `name`."""
+    if name == "masked_fill":
+        return masked_fill(*arrays, **attrs)
     if name in BITWISE:
         return BITWISE[name](*arrays)
     if name in ("bitwise_left_shift", "bitwise_right_shift"):
