@@ -333,3 +333,7 @@ def _deposit_leaf_grad(t, g):
     t.grad = Tensor._from_buffer(g, t._dev)
     if recording.recorder is not None:
         recording.recorder.grad_written(t, g, previous)
+
+
+# tg.autograd.grad (PyTorch's torch.autograd.grad): the same walk, gradients returned
+from .autograd_grad import grad  # noqa: E402,F401
