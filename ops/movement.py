@@ -355,6 +355,8 @@ class Pad(MovementOp):
         return Meta(tuple(n + a + b for n, (a, b) in zip(x.shape, pad_width)), x.dtype)
 
     def forward(self, ctx, x, pad_width, value=0.0):
+        if x.ndim == 0:                        # nothing to pad (np.pad refuses an empty pad_width)
+            return x.copy()
         return np.pad(x, pad_width, constant_values=value)
 
     def backward(self, ctx, grad, pad_width, value=0.0):

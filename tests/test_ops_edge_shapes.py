@@ -68,17 +68,20 @@ def edge_cases(name, rng):
     for shapes, attrs in EXTRA.get(name, []):
         shapes = shapes if isinstance(shapes, list) else [shapes]
         found.append(([rng.uniform(0.5, 1.5, size=s).astype(np.float32) for s in shapes], attrs))
-    return [(arrays, attrs) for arrays, attrs in found if _accepted(name, arrays, attrs)]
+    found = [(arrays, attrs) for arrays, attrs in found if any(a.ndim == 0 or a.size == 0 for a in arrays)]
+    accepted = [(arrays, attrs) for arrays, attrs in found if _refusal(name, arrays, attrs) is None]
+    refused = [(arrays, attrs, _refusal(name, arrays, attrs)) for arrays, attrs in found
+               if _refusal(name, arrays, attrs) is not None]
+    return accepted, refused
 
 
-def _accepted(name, arrays, attrs):
-    if not any(a.ndim == 0 or a.size == 0 for a in arrays):
-        return False
+def _refusal(name, arrays, attrs, device="cpu"):
+    """The exception type with which `device` refuses the case, or None."""
     try:
-        apply(name, *[tg.Tensor(a, dtype=a.dtype) for a in arrays], **attrs)
-    except (ValueError, TypeError, IndexError):
-        return False
-    return True
+        apply(name, *[tg.Tensor(a, dtype=a.dtype, device=device) for a in arrays], **attrs).numpy()
+    except (ValueError, TypeError, IndexError) as e:
+        return type(e)
+    return None
 
 
 def run(device, name, arrays, attrs, out_grad):
@@ -96,7 +99,9 @@ def run(device, name, arrays, attrs, out_grad):
 @pytest.mark.parametrize("name", OPS)
 def test_op_on_emu_with_0d_and_empty_inputs(name, rng):
     device_or_skip("emu")
-    cases = edge_cases(name, rng)
+    cases, refused = edge_cases(name, rng)
+    for arrays, attrs, error in refused:       # what cpu refuses, emu refuses the same way
+        assert _refusal(name, arrays, attrs, "emu") is error, f"{name} {attrs} {[a.shape for a in arrays]}"
     if not cases:
         print(f"op {name} accepts no 0-d or empty input")
         pytest.skip(f"op {name} accepts no 0-d or empty input")
