@@ -52,6 +52,9 @@ INPLACE_BINARY(inplace_div_f32, float, v / w)
 INPLACE_BINARY(inplace_add_i64, int64, v + w)
 INPLACE_BINARY(inplace_sub_i64, int64, v - w)
 INPLACE_BINARY(inplace_mul_i64, int64, v * w)
+INPLACE_BINARY(inplace_add_i32, int, v + w)
+INPLACE_BINARY(inplace_sub_i32, int, v - w)
+INPLACE_BINARY(inplace_mul_i32, int, v * w)
 
 // clamp_: x = min(max(x, lo), hi), lo = -inf / hi = +inf for "no bound"; comparisons,
 // not fminf/fmaxf, so that NaN stays NaN (as unary.cu's clip).

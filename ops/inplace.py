@@ -104,11 +104,12 @@ def _not_aliasing(gpu, x, b):
 
 
 class InplaceBinary(InplaceWriter):
-    """x = x (+ - * /) b, b broadcast to x's shape; float32 and (but /) int64 kernels."""
+    """x = x (+ - * /) b, b broadcast to x's shape; float32 and (but /) int64 and int32 kernels."""
 
     def __init__(self, name, ufunc):
         self.name, self.ufunc = name, ufunc
-        self.kernels = tuple(f"inplace_{name}_{s}{v}" for s in ("f32", "i64") for v in ("", "_s"))
+        suffixes = ("f32",) if name == "div" else ("f32", "i64", "i32")
+        self.kernels = tuple(f"inplace_{name}_{s}{v}" for s in suffixes for v in ("", "_s"))
 
     def update(self, x, b):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -118,8 +119,8 @@ class InplaceBinary(InplaceWriter):
     def gpu_update(self, gpu, x, b):
         if not x.size:
             return
-        suffix = {dtypes.float32: "f32", dtypes.int64: "i64"}.get(x.dtype)
-        if suffix is None or (suffix == "i64" and self.name == "div"):
+        suffix = {dtypes.float32: "f32", dtypes.int64: "i64", dtypes.int32: "i32"}.get(x.dtype)
+        if suffix is None or (suffix != "f32" and self.name == "div"):
             raise TypeError(f"{self.name}_: device {gpu.name} has no in-place kernel for dtype {x.dtype}")
         b = _not_aliasing(gpu, x, b)
         grid, block = launch_config(gpu, x.size)

@@ -33,6 +33,8 @@ def test_values_of_every_inplace_op(device):
     n = t([5, 6, 7])                                               # int64
     assert n.add_(1).mul_(2).tolist() == [12, 14, 16] and n.dtype == tg.int64
     assert n.copy_(t([1.7, -2.5, 3.0])).tolist() == [1, -2, 3]      # truncated, as PyTorch
+    m = tg.tensor(np.array([[1, 1, 1], [2, 2, 2]], np.int32), device=device)
+    assert m.sub_(tg.tensor(np.array([1, 0, 2], np.int32), device=device)).tolist() == [[0, 1, -1], [1, 2, 0]]
     assert t([1.0, 2.0]).add_(t([1, 2])).tolist() == [2.0, 4.0]     # an int operand is converted
     x.copy_(t([[7.0], [8.0]])).mul_(x)                             # the operand is the tensor itself
     assert x.tolist() == [[49, 49, 49], [64, 64, 64]]

@@ -51,6 +51,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         found, _, structure = autograd._collect(out)
         if autograd.CHECK_EVERY_GRAPH or structure not in autograd._checked_structures:
             autograd._check_with_networkx(out, found)
+            if len(autograd._checked_structures) >= autograd.MAX_CHECKED_STRUCTURES:
+                autograd._checked_structures.clear()
             autograd._checked_structures.add(structure)
         for entry in found:
             work[entry[0]] = entry            # keyed by sequence number: shared nodes once
