@@ -220,3 +220,26 @@ def test_a_captured_step_replays_inplace_updates(device):
         jitted.append(fn(w_jit, x).item())
     np.testing.assert_allclose(jitted, eager, rtol=1e-6)
     np.testing.assert_allclose(w_jit.numpy(), w_eager.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_augmented_assignment_is_in_place_and_a_tensor_fill_value(device):
+    device_or_skip(device)
+    p = tg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    alias = p
+    p.grad = tg.tensor([0.5, 0.5], device=device)
+    with tg.no_grad():
+        p -= p.grad * 2.0                        # as PyTorch: the parameter itself changes
+        p *= 3
+    assert p is alias and p.is_leaf and p.tolist() == [0.0, 3.0]
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        p += 1
+    x = tg.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
+    v = tg.tensor(5.0, device=device, requires_grad=True)
+    m = tg.tensor([True, False, True], device=device)
+    out = x.masked_fill(m, v)                    # a 0-d tensor value gets a gradient
+    assert out.tolist() == [5.0, 2.0, 5.0]
+    (out * tg.tensor([1.0, 2.0, 3.0], device=device)).sum().backward()
+    assert v.grad.item() == 4.0 and x.grad.tolist() == [0.0, 2.0, 0.0]
+    y = tg.tensor([1.0, 2.0, 3.0], device=device)
+    assert y.masked_fill_(m, tg.tensor(-1.0, device=device)).tolist() == [-1.0, 2.0, -1.0]

@@ -82,6 +82,12 @@ class InplaceOpsMixin:
 
     clip_ = clamp_
 
+    # `x += y` is in place, as in PyTorch (a view or the optimiser's parameter sees it)
+    def __iadd__(self, other): return self.add_(other)
+    def __isub__(self, other): return self.sub_(other)
+    def __imul__(self, other): return self.mul_(other)
+    def __itruediv__(self, other): return self.div_(other)
+
     def fill_(self, value):
         value = self._fill_value(value, "fill_")
         return self._inplace("fill_", writers.FILL, [], dict(value=value), **self._filled_node(value))
@@ -91,14 +97,26 @@ class InplaceOpsMixin:
 
     def masked_fill_(self, mask, value):
         mask = self._mask_operand(mask, "masked_fill_")
-        value = self._fill_value(value, "masked_fill_")
+        value = self._fill_value(value, "masked_fill_", tensor_value="item")
         return self._inplace("masked_fill_", writers.MASKED_FILL, [mask], dict(value=value),
                              REGISTRY["masked_fill"], dict(value=value))
 
     def masked_fill(self, mask, value):
-        """value where mask is True, else self (the mask broadcasts with self)."""
-        return autograd.apply("masked_fill", self, self._mask_operand(mask, "masked_fill"),
-                              value=self._fill_value(value, "masked_fill"))
+        """value where mask is True, else self (the mask broadcasts with self). value is a
+        number or a 0-d tensor; a tensor value gets its gradient (the sum of the gradient
+        where the mask is set) and is never read on the host: x with the masked places
+        zeroed, plus the value expanded with the unmasked places zeroed."""
+        from .tensor import Tensor
+        mask = self._mask_operand(mask, "masked_fill")
+        if isinstance(value, Tensor):
+            if value.ndim != 0:
+                raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but got "
+                                   f"tensor with {value.ndim} dimension(s)")
+            value = value if value.dtype == self.dtype else value.to(self.dtype)
+            shape = broadcast_shapes("masked_fill", self.shape, mask.shape)
+            kept = autograd.apply("masked_fill", self, mask, value=0)
+            return kept + autograd.apply("masked_fill", value.expand(shape), ~mask, value=0)
+        return autograd.apply("masked_fill", self, mask, value=self._fill_value(value, "masked_fill"))
 
     def copy_(self, src):
         """self = src, broadcast to self's shape and converted to self's dtype; the
@@ -150,11 +168,19 @@ class InplaceOpsMixin:
             self._check_broadcast(name, mask)
         return mask
 
-    def _fill_value(self, value, name):
+    def _fill_value(self, value, name, tensor_value=None):
+        """A Python number. A 0-d tensor value (tensor_value="item") is read on the host,
+        as PyTorch's in-place masked_fill_ does (a synchronisation), unless it needs a
+        gradient, which an in-place fill cannot give it here."""
         from .tensor import Tensor
         if isinstance(value, Tensor):
-            raise TypeError(f"{name}: value must be a Python number; a tensor value would be read "
-                            "on the host (use .item() if that is meant)")
+            if tensor_value != "item" or value.ndim != 0:
+                raise TypeError(f"{name}: value must be a Python number or (masked_fill/masked_fill_) a "
+                                f"0-d tensor, got a tensor of shape {value.shape}")
+            if value.requires_grad and autograd.is_grad_enabled():
+                raise RuntimeError(f"{name}: a value tensor that requires grad is not supported in place; "
+                                   "use the out-of-place masked_fill")
+            value = value.item()
         if isinstance(value, (float, np.floating)) and not dtypes.is_float(self.dtype) and value != int(value):
             raise RuntimeError(f"{name}: value {value} cannot be converted to {self.dtype} without overflow")
         return value.item() if isinstance(value, np.generic) else value
