@@ -36,6 +36,11 @@ def cases_for(name, rng, dtype=np.float64):
         return floats + (integer_cases(rng, BINARY_SHAPES[:3]) if not op.differentiable else [])
     if family == "bitwise":                  # integer and bool inputs, whatever `dtype` says
         return bitwise_cases(name, rng)
+    if name == "masked_fill":                # x and a bool mask broadcast together
+        mask = lambda *s: rng.integers(0, 2, size=s).astype(bool)
+        return [([v(3, 4), mask(3, 4)], dict(value=-1.5)), ([v(3, 1), mask(2, 1, 5)], dict(value=2.0)),
+                ([v(2, 5), mask(5)], dict(value=0.0)), ([v(), mask(2, 3)], dict(value=7.0)),
+                ([rng.integers(-5, 5, size=(2, 3)), mask(2, 3)], dict(value=9))]
     if family == "reduce":
         shapes = [(3, 4, 5), (1, 7), (2, 33)]
         floats = [([v(*s)], a) for s in shapes for a in _attrs(op)]
@@ -72,11 +77,6 @@ def cases_for(name, rng, dtype=np.float64):
                 ([v(2, 1, 3)], dict(pad_width=((0, 0), (2, 2), (1, 0)), value=-1.5))]
     if name == "cast":
         return [([v(3, 4)], dict(dtype=np.dtype(dtype)))]
-    if name == "masked_fill":                # x and a bool mask broadcast together
-        mask = lambda *s: rng.integers(0, 2, size=s).astype(bool)
-        return [([v(3, 4), mask(3, 4)], dict(value=-1.5)), ([v(3, 1), mask(2, 1, 5)], dict(value=2.0)),
-                ([v(2, 5), mask(5)], dict(value=0.0)), ([v(), mask(2, 3)], dict(value=7.0)),
-                ([rng.integers(-5, 5, size=(2, 3)), mask(2, 3)], dict(value=9))]
     if name in ("softmax", "log_softmax"):
         return [([v(*s)], dict(axis=ax)) for s, ax in [((4, 7), -1), ((4, 7), 0), ((2, 3, 5), 1), ((1,), 0)]]
     if name == "cross_entropy":

@@ -209,6 +209,14 @@ def backward(root, grad=None, retain_graph=False):
         node.inputs = ()
 
 
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """tg.autograd.grad, PyTorch's torch.autograd.grad: the gradients of `outputs` with
+    respect to `inputs`, returned, .grad untouched (tinygrad_cu/autograd_grad.py; imported
+    on first use, so that this module does not import it)."""
+    from .autograd_grad import grad as functional_grad
+    return functional_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)
+
+
 def _collect(root):
     """The nodes a gradient can flow through from `root`, newest first, the leaves that
     receive gradients, and a key of the graph's structure.
@@ -334,6 +342,3 @@ def _deposit_leaf_grad(t, g):
     if recording.recorder is not None:
         recording.recorder.grad_written(t, g, previous)
 
-
-# tg.autograd.grad (PyTorch's torch.autograd.grad): the same walk, gradients returned
-from .autograd_grad import grad  # noqa: E402,F401

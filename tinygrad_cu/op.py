@@ -75,12 +75,12 @@ class Op:
     name = ""
     n_inputs = 1              # None for variadic ops (cat)
     differentiable = True
+    reads_inputs = None       # indices of the saved inputs backward reads (None: all)
+    shares_input_storage = False   # the output is a view of input 0's buffer (reshape)
     saves = ("inputs",)       # any of "inputs", "output"
     kernels = ()              # names of the forward and backward CUDA kernels
     domain = Domain()
     float_only = True         # inputs must be floating point
-    reads_inputs = None       # indices of the saved inputs backward reads (None: all)
-    shares_input_storage = False   # the output is a view of input 0's buffer (reshape)
 
     # --- checks -------------------------------------------------------------
     def infer(self, *metas, **attrs):

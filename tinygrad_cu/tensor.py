@@ -11,10 +11,10 @@ from . import autograd, dtypes
 from .autograd import apply, run
 from .device import get_device
 from .device.recording import state as recording
-from .op import REGISTRY
 from .tensor_inplace import InplaceOpsMixin
-from .version_counter import share_counter
 from .tensor_integer import IntegerOpsMixin
+from .version_counter import share_counter
+from .op import REGISTRY
 
 
 def _axis_args(op, axis, dim, keepdims, keepdim):
