@@ -341,4 +341,3 @@ def _deposit_leaf_grad(t, g):
     t.grad = Tensor._from_buffer(g, t._dev)
     if recording.recorder is not None:
         recording.recorder.grad_written(t, g, previous)
-
