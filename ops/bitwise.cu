@@ -32,7 +32,7 @@ typedef unsigned char uint8;
     }                                                                               \
     __device__ __forceinline__ T shift_right_##suffix(T a, T s) {                   \
         if ((long long)s < 0 || (long long)s >= 8 * (long long)sizeof(T))           \
-            return a < T(0) ? T(-1) : T(0);                                         \
+            return (long long)a < 0 ? T(-1) : T(0);   /* a signed compare: no warning for uint8 */ \
         return T(a >> int(s));                                                      \
     }
 typedef unsigned int uint32;
