@@ -79,7 +79,7 @@ def _refusal(name, arrays, attrs, device="cpu"):
     """The exception type with which `device` refuses the case, or None."""
     try:
         apply(name, *[tg.Tensor(a, dtype=a.dtype, device=device) for a in arrays], **attrs).numpy()
-    except (ValueError, TypeError, IndexError) as e:
+    except (ValueError, TypeError, IndexError, RuntimeError) as e:    # RuntimeError: PyTorch's for bad indices
         return type(e)
     return None
 
