@@ -4,6 +4,8 @@
 // the grid), exactly as ops/binary.cu; binary kernels broadcast by index arithmetic
 // (ops/broadcast.cuh) and have *_sa / *_sb variants for a one-element operand, loaded
 // once per thread into a register (no device-to-host read of the scalar on the host).
+// The kernel-defining macro and the broadcast helpers are binary.cu's, shared through
+// ops/broadcast.cuh.
 // Shared memory and barriers: none; threads never exchange data. Memory bound: one
 // integer instruction per element moved. No backward: integer results have no gradient.
 //
@@ -41,43 +43,14 @@ SHIFT_HELPERS(int, uint32, i32)
 SHIFT_HELPERS(int64, uint64, i64)
 SHIFT_HELPERS(uint8, uint8, u8)
 
-// BITWISE_BINARY(name, T, expr of a and b) defines name_forward (broadcasting),
-// name_forward_sa (A has one element) and name_forward_sb (B has one element).
-#define BITWISE_BINARY(name, T, expr)                                                            \
-    __global__ void name##_forward(const T* __restrict__ A, const T* __restrict__ B,             \
-                                   T* __restrict__ out, int n, BCAST_DIMS_PARAMS(shape),          \
-                                   BCAST_DIMS_PARAMS(a_stride), BCAST_DIMS_PARAMS(b_stride)) {    \
-        const BroadcastGeometry geo = {BCAST_DIMS_LIST(shape), BCAST_DIMS_LIST(a_stride),         \
-                                       BCAST_DIMS_LIST(b_stride)};                                \
-        BCAST_GRID_STRIDE_LOOP(i, n) {                                                           \
-            int ia, ib;                                                                          \
-            broadcast_pair_offsets(geo, i, ia, ib);                                              \
-            const T a = A[ia], b = B[ib];                                                        \
-            out[i] = (expr);                                                                     \
-        }                                                                                        \
-    }                                                                                            \
-    __global__ void name##_forward_sa(const T* __restrict__ A, const T* __restrict__ B,          \
-                                      T* __restrict__ out, int n) {                               \
-        const T a = *A;                                                                          \
-        BCAST_GRID_STRIDE_LOOP(i, n) {                                                           \
-            const T b = B[i];                                                                    \
-            out[i] = (expr);                                                                     \
-        }                                                                                        \
-    }                                                                                            \
-    __global__ void name##_forward_sb(const T* __restrict__ A, const T* __restrict__ B,          \
-                                      T* __restrict__ out, int n) {                               \
-        const T b = *B;                                                                          \
-        BCAST_GRID_STRIDE_LOOP(i, n) {                                                           \
-            const T a = A[i];                                                                    \
-            out[i] = (expr);                                                                     \
-        }                                                                                        \
-    }
-
+// Each binary kernel comes from broadcast.cuh's BINARY_FORWARD_T(name, T, T, expr):
+// name_forward (broadcasting), name_forward_sa (A has one element) and
+// name_forward_sb (B has one element), exactly as the float kernels of binary.cu.
 // and / or / xor for every integer dtype and bool
 #define LOGIC_FOR(T, suffix)                                  \
-    BITWISE_BINARY(bitwise_and_##suffix, T, T(a & b))         \
-    BITWISE_BINARY(bitwise_or_##suffix, T, T(a | b))          \
-    BITWISE_BINARY(bitwise_xor_##suffix, T, T(a ^ b))
+    BINARY_FORWARD_T(bitwise_and_##suffix, T, T, T(a & b))         \
+    BINARY_FORWARD_T(bitwise_or_##suffix, T, T, T(a | b))          \
+    BINARY_FORWARD_T(bitwise_xor_##suffix, T, T, T(a ^ b))
 LOGIC_FOR(int, i32)
 LOGIC_FOR(int64, i64)
 LOGIC_FOR(uint8, u8)
@@ -85,8 +58,8 @@ LOGIC_FOR(bool, b8)
 
 // shifts for the integer dtypes (PyTorch has none for bool)
 #define SHIFT_FOR(T, suffix)                                                  \
-    BITWISE_BINARY(bitwise_left_shift_##suffix, T, shift_left_##suffix(a, b))  \
-    BITWISE_BINARY(bitwise_right_shift_##suffix, T, shift_right_##suffix(a, b))
+    BINARY_FORWARD_T(bitwise_left_shift_##suffix, T, T, shift_left_##suffix(a, b))  \
+    BINARY_FORWARD_T(bitwise_right_shift_##suffix, T, T, shift_right_##suffix(a, b))
 SHIFT_FOR(int, i32)
 SHIFT_FOR(int64, i64)
 SHIFT_FOR(uint8, u8)
@@ -95,7 +68,7 @@ SHIFT_FOR(uint8, u8)
 #define BITWISE_NOT(suffix, T, expr)                                                       \
     __global__ void bitwise_not_##suffix##_forward(const T* __restrict__ in, T* __restrict__ out, \
                                                    int n) {                                 \
-        BCAST_GRID_STRIDE_LOOP(i, n) {                                                     \
+        GRID_STRIDE_LOOP(i, n) {                                                     \
             const T x = in[i];                                                             \
             out[i] = (expr);                                                               \
         }                                                                                  \

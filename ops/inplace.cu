@@ -26,20 +26,20 @@ typedef unsigned long long uint64;
 //   name(T* x, const T* b, int n, geometry)  b broadcast to x's shape
 //   name_s(T* x, const T* b, int n)          b has one element, loaded once per thread
 #define INPLACE_BINARY(name, T, expr)                                                        \
-    __global__ void name(T* x, const T* __restrict__ b, int n, BCAST_DIMS_PARAMS(shape),     \
-                         BCAST_DIMS_PARAMS(x_stride), BCAST_DIMS_PARAMS(b_stride)) {          \
-        const BroadcastGeometry geo = {BCAST_DIMS_LIST(shape), BCAST_DIMS_LIST(x_stride),     \
-                                       BCAST_DIMS_LIST(b_stride)};                            \
-        BCAST_GRID_STRIDE_LOOP(i, n) {                                                       \
+    __global__ void name(T* x, const T* __restrict__ b, int n, DIMS_PARAMS(shape),     \
+                         DIMS_PARAMS(x_stride), DIMS_PARAMS(b_stride)) {          \
+        const Broadcast geo = {DIMS_LIST(shape), DIMS_LIST(x_stride),     \
+                                       DIMS_LIST(b_stride)};                            \
+        GRID_STRIDE_LOOP(i, n) {                                                       \
             int ix, ib;                                                                      \
-            broadcast_pair_offsets(geo, i, ix, ib);    /* ix == i: x is the output */        \
+            broadcast_offsets(geo, i, ix, ib);    /* ix == i: x is the output */        \
             const T v = x[i], w = b[ib];                                                     \
             x[i] = (expr);                                                                   \
         }                                                                                    \
     }                                                                                        \
     __global__ void name##_s(T* x, const T* __restrict__ b, int n) {                         \
         const T w = *b;                                                                      \
-        BCAST_GRID_STRIDE_LOOP(i, n) {                                                       \
+        GRID_STRIDE_LOOP(i, n) {                                                       \
             const T v = x[i];                                                                \
             x[i] = (expr);                                                                   \
         }                                                                                    \
@@ -60,7 +60,7 @@ INPLACE_BINARY(inplace_mul_i32, int, v * w)
 // not fminf/fmaxf, so that NaN stays NaN (as unary.cu's clip).
 __global__ void inplace_clamp_f32(float* x, int n, float lo, float hi)
 {
-    BCAST_GRID_STRIDE_LOOP(i, n) {
+    GRID_STRIDE_LOOP(i, n) {
         const float v = x[i];
         x[i] = v < lo ? lo : (v > hi ? hi : v);
     }
@@ -87,27 +87,27 @@ __device__ __forceinline__ void copy_elem(void* dst, int i, const void* src, int
 
 // masked_fill_: x[i] = value where the (broadcast) mask is true; other elements untouched.
 __global__ void inplace_masked_fill(void* x, const uint8* __restrict__ mask, int n,
-                                    BCAST_DIMS_PARAMS(shape), BCAST_DIMS_PARAMS(x_stride),
-                                    BCAST_DIMS_PARAMS(m_stride), int esize, uint64 value_bits)
+                                    DIMS_PARAMS(shape), DIMS_PARAMS(x_stride),
+                                    DIMS_PARAMS(m_stride), int esize, uint64 value_bits)
 {
-    const BroadcastGeometry geo = {BCAST_DIMS_LIST(shape), BCAST_DIMS_LIST(x_stride), BCAST_DIMS_LIST(m_stride)};
-    BCAST_GRID_STRIDE_LOOP(i, n) {
+    const Broadcast geo = {DIMS_LIST(shape), DIMS_LIST(x_stride), DIMS_LIST(m_stride)};
+    GRID_STRIDE_LOOP(i, n) {
         int ix, im;
-        broadcast_pair_offsets(geo, i, ix, im);
+        broadcast_offsets(geo, i, ix, im);
         if (mask[im]) put_bits(x, i, value_bits, esize);
     }
 }
 
 // masked_fill forward: out[i] = mask ? value : x, both broadcast to out's shape.
 __global__ void masked_fill_forward(const void* __restrict__ x, const uint8* __restrict__ mask,
-                                    void* __restrict__ out, int n, BCAST_DIMS_PARAMS(shape),
-                                    BCAST_DIMS_PARAMS(x_stride), BCAST_DIMS_PARAMS(m_stride),
+                                    void* __restrict__ out, int n, DIMS_PARAMS(shape),
+                                    DIMS_PARAMS(x_stride), DIMS_PARAMS(m_stride),
                                     int esize, uint64 value_bits)
 {
-    const BroadcastGeometry geo = {BCAST_DIMS_LIST(shape), BCAST_DIMS_LIST(x_stride), BCAST_DIMS_LIST(m_stride)};
-    BCAST_GRID_STRIDE_LOOP(i, n) {
+    const Broadcast geo = {DIMS_LIST(shape), DIMS_LIST(x_stride), DIMS_LIST(m_stride)};
+    GRID_STRIDE_LOOP(i, n) {
         int ix, im;
-        broadcast_pair_offsets(geo, i, ix, im);
+        broadcast_offsets(geo, i, ix, im);
         if (mask[im])
             put_bits(out, i, value_bits, esize);
         else
@@ -118,13 +118,13 @@ __global__ void masked_fill_forward(const void* __restrict__ x, const uint8* __r
 // masked_fill backward: d[i] = mask ? 0 : grad[i] at the output shape (the filled
 // elements do not depend on x); the host sums d back to x's shape where x was broadcast.
 __global__ void masked_fill_backward(const float* __restrict__ grad, const uint8* __restrict__ mask,
-                                     float* __restrict__ d, int n, BCAST_DIMS_PARAMS(shape),
-                                     BCAST_DIMS_PARAMS(g_stride), BCAST_DIMS_PARAMS(m_stride))
+                                     float* __restrict__ d, int n, DIMS_PARAMS(shape),
+                                     DIMS_PARAMS(g_stride), DIMS_PARAMS(m_stride))
 {
-    const BroadcastGeometry geo = {BCAST_DIMS_LIST(shape), BCAST_DIMS_LIST(g_stride), BCAST_DIMS_LIST(m_stride)};
-    BCAST_GRID_STRIDE_LOOP(i, n) {
+    const Broadcast geo = {DIMS_LIST(shape), DIMS_LIST(g_stride), DIMS_LIST(m_stride)};
+    GRID_STRIDE_LOOP(i, n) {
         int ig, im;
-        broadcast_pair_offsets(geo, i, ig, im);
+        broadcast_offsets(geo, i, ig, im);
         d[i] = mask[im] ? 0.0f : grad[i];
     }
 }

@@ -31,9 +31,6 @@ def cases_for(name, rng, dtype=np.float64):
     family = type(op).__module__.rsplit(".", 1)[-1]
     if family == "unary":
         return [([v(*s)], a) for s in UNARY_SHAPES for a in _attrs(op)]
-    if family == "binary":
-        floats = [([v(*sa), v(*sb)], {}) for sa, sb in BINARY_SHAPES]
-        return floats + (integer_cases(rng, BINARY_SHAPES[:3]) if not op.differentiable else [])
     if family == "bitwise":                  # integer and bool inputs, whatever `dtype` says
         return bitwise_cases(name, rng)
     if name == "masked_fill":                # x and a bool mask broadcast together
@@ -41,6 +38,10 @@ def cases_for(name, rng, dtype=np.float64):
         return [([v(3, 4), mask(3, 4)], dict(value=-1.5)), ([v(3, 1), mask(2, 1, 5)], dict(value=2.0)),
                 ([v(2, 5), mask(5)], dict(value=0.0)), ([v(), mask(2, 3)], dict(value=7.0)),
                 ([rng.integers(-5, 5, size=(2, 3)), mask(2, 3)], dict(value=9))]
+    if family == "binary" and not op.differentiable:     # comparisons: integers and bool too
+        return [([v(*sa), v(*sb)], {}) for sa, sb in BINARY_SHAPES] + integer_cases(rng, BINARY_SHAPES[:3])
+    if family == "binary":
+        return [([v(*sa), v(*sb)], {}) for sa, sb in BINARY_SHAPES]
     if family == "reduce":
         shapes = [(3, 4, 5), (1, 7), (2, 33)]
         floats = [([v(*s)], a) for s in shapes for a in _attrs(op)]
