@@ -3,6 +3,7 @@
 Importing this package registers all ops in `tinygrad_cu.op.REGISTRY`. It is the
 repository's `ops/` folder, installed as `tinygrad_cu.ops`.
 """
+from . import bitwise, inplace  # noqa: F401  (integer group, in-place writers: issue 11)
 from . import unary, binary, reduce, matmul, movement, softmax, conv, pool, optim  # noqa: F401
 from . import any_all, scan, values_at, sort  # noqa: F401  (reductions group and sorting, issue 11)
 from . import gather, scatter, rearrange  # noqa: F401  (issue 11: more movement ops)

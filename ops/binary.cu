@@ -86,6 +86,17 @@ BINARY_FORWARD_T(lt_i64, long long, bool, a < b)
 BINARY_FORWARD_T(le_i64, long long, bool, a <= b)
 BINARY_FORWARD_T(gt_i64, long long, bool, a > b)
 BINARY_FORWARD_T(ge_i64, long long, bool, a >= b)
+// ... and on int32, uint8 and bool (bool as its 0 / 1 byte: False < True, as PyTorch)
+typedef unsigned char compare_u8;
+#define COMPARISONS_FOR(T, suffix)                        \
+    BINARY_FORWARD_T(eq_##suffix, T, bool, a == b)        \
+    BINARY_FORWARD_T(ne_##suffix, T, bool, a != b)        \
+    BINARY_FORWARD_T(lt_##suffix, T, bool, a < b)         \
+    BINARY_FORWARD_T(le_##suffix, T, bool, a <= b)        \
+    BINARY_FORWARD_T(gt_##suffix, T, bool, a > b)         \
+    BINARY_FORWARD_T(ge_##suffix, T, bool, a >= b)
+COMPARISONS_FOR(int, i32)
+COMPARISONS_FOR(compare_u8, u8)
 
 // ---------------------------------------------------------------- backward kernels
 // (BINARY_BACKWARD: ops/broadcast.cuh)

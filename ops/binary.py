@@ -14,7 +14,8 @@ arguments (see the header of binary.cu); `gpu_sum_to_shape` is the device versio
 import numpy as np
 
 from tinygrad_cu import dtypes
-from tinygrad_cu.op import Domain, Meta, Op, broadcast_shapes, contiguous_strides, register, sum_to_shape
+from tinygrad_cu.op import (Domain, Meta, Op, broadcast_shapes, contiguous_strides, factors_read_by_backward,
+                            register, sum_to_shape)
 
 from .unary import MAX_ELEMENTS, launch_config as unary_launch_config
 
@@ -238,6 +239,7 @@ class Mul(ArithmeticOp):
     name = "mul"
     def forward(self, ctx, a, b): return a * b
     def local_grads(self, g, a, b, out, needs): return (g * b if needs[0] else None), (g * a if needs[1] else None)
+    def inputs_read_by_backward(self, needs): return factors_read_by_backward(needs)
 
 
 @register
@@ -252,6 +254,9 @@ class Div(BinaryOp):
     def local_grads(self, g, a, b, out, needs):
         with np.errstate(divide="ignore", invalid="ignore"):
             return g / b, (-g * a / (b * b) if needs[1] else None)
+
+    def inputs_read_by_backward(self, needs):      # d/da reads b, d/db reads a and b
+        return [0, 1] if needs[1] else [1]
 
 
 @register
@@ -280,9 +285,16 @@ class CompareOp(BinaryOp):
     domain = Domain(-2, 2)
     def out_dtype(self, dtype): return dtypes.bool_
 
+    # integer and bool kernels (bool compares as its 0 / 1 byte, so it runs the uint8 ones)
+    INT_SUFFIX = {dtypes.int64: "i64", dtypes.int32: "i32", dtypes.uint8: "u8", dtypes.bool_: "u8"}
+
+    def __init__(self):
+        super().__init__()
+        self.kernels += tuple(f"{self.name}_{s}_forward{v}" for s in ("i64", "i32", "u8") for v in ("", "_sa", "_sb"))
+
     def gpu_kernel_prefix(self, gpu, a, b):
-        if a.dtype == b.dtype == dtypes.int64:     # e.g. predicted classes == labels
-            return f"{self.name}_i64"
+        if a.dtype == b.dtype and a.dtype in self.INT_SUFFIX:     # e.g. predicted classes == labels
+            return f"{self.name}_{self.INT_SUFFIX[a.dtype]}"
         return super().gpu_kernel_prefix(gpu, a, b)
 
 

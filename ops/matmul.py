@@ -7,7 +7,7 @@ Tensor.matmul handles 1-D operands (numpy's rules) before calling this op.
 """
 import numpy as np
 
-from tinygrad_cu.op import Meta, Op, broadcast_shapes, register, sum_to_shape
+from tinygrad_cu.op import Meta, Op, broadcast_shapes, factors_read_by_backward, register, sum_to_shape
 
 SOURCE = "matmul.cu"
 
@@ -16,6 +16,8 @@ SOURCE = "matmul.cu"
 class Matmul(Op):
     name = "matmul"
     n_inputs = 2
+
+    def inputs_read_by_backward(self, needs): return factors_read_by_backward(needs)
     kernels = ("matmul_forward", "matmul_backward_a", "matmul_backward_b")
 
     def infer(self, a, b):

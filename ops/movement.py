@@ -12,6 +12,8 @@ import numpy as np
 from tinygrad_cu import dtypes
 from tinygrad_cu.op import Meta, Op, contiguous_strides, register, sum_to_shape
 
+from .indexing import add_at, index_array
+
 SOURCE = "movement.cu"
 GPU_DTYPES = (dtypes.float32, dtypes.int32, dtypes.int64, dtypes.uint8, dtypes.bool_)
 CAST_CODES = {dtypes.float32: 0, dtypes.int32: 1, dtypes.int64: 2, dtypes.uint8: 3, dtypes.bool_: 4}
@@ -93,6 +95,7 @@ def gpu_cast(gpu, x, dtype):
 class Reshape(MovementOp):
     name = "reshape"
     kernels = ()          # a view: no data moves
+    shares_input_storage = True
     test_attrs = (dict(shape=(-1,)),)
 
     def infer(self, x, shape):
@@ -192,7 +195,7 @@ def _probe(shape):
 
 def flat_indices(shape, index):
     """For each element of x[index], its position in the flattened x (int64)."""
-    return np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64).reshape(shape)[index]
+    return index_array(np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64).reshape(shape), index)
 
 
 def basic_view(shape, index):
@@ -205,6 +208,10 @@ def basic_view(shape, index):
     anchor = np.zeros(1, np.int64)
     stand_in = np.lib.stride_tricks.as_strided(anchor, shape=shape,
                                                strides=tuple(8 * s for s in contiguous_strides(shape)))
+    # Integers down to no dims at all would give a numpy scalar (a copy, at a new address,
+    # so the offset below would be garbage); a trailing Ellipsis keeps a 0-d view instead.
+    if not any(i is Ellipsis for i in index):
+        index = tuple(index) + (Ellipsis,)
     view = stand_in[index]
     offset = (view.__array_interface__["data"][0] - anchor.__array_interface__["data"][0]) // 8
     return view.shape, tuple(s // 8 for s in view.strides), offset
@@ -212,7 +219,8 @@ def basic_view(shape, index):
 
 @register
 class Getitem(MovementOp):
-    """x[index] with numpy's rules; the backward scatters (and adds, for repeated
+    """x[index] with PyTorch's rules (numpy's, except where an integer and an index array
+    meet: ops/indexing.py); the backward scatters (and adds, for repeated
     indices) the gradient into zeros of x's shape."""
     name = "getitem"
     kernels = ("gather_forward", "scatter_add_backward")
@@ -226,18 +234,18 @@ class Getitem(MovementOp):
             if isinstance(it, float):
                 raise TypeError(f"getitem: float index {it} for shape {x.shape}")
         try:
-            shape = _probe(x.shape)[index].shape
+            shape = index_array(_probe(x.shape), index).shape
         except IndexError as e:
             raise IndexError(f"getitem: index {index!r} is invalid for shape {x.shape}: {e}") from None
         return Meta(shape, x.dtype)
 
     def forward(self, ctx, x, index):
-        return np.array(x[index], copy=True)
+        return np.array(index_array(x, index), copy=True)
 
     def backward(self, ctx, grad, index):
         meta = ctx.input_metas[0]
         out = np.zeros(meta.shape, grad.dtype)
-        np.add.at(out, index, grad)
+        add_at(out, index, grad)
         return (out,)
 
     # Basic indices (ints, slices, None) are a strided view: one strided copy, and its
@@ -347,6 +355,8 @@ class Pad(MovementOp):
         return Meta(tuple(n + a + b for n, (a, b) in zip(x.shape, pad_width)), x.dtype)
 
     def forward(self, ctx, x, pad_width, value=0.0):
+        if x.ndim == 0:                        # nothing to pad (np.pad refuses an empty pad_width)
+            return x.copy()
         return np.pad(x, pad_width, constant_values=value)
 
     def backward(self, ctx, grad, pad_width, value=0.0):

@@ -207,3 +207,87 @@ __global__ void argmin_forward(const float* x, long long* out, long long outer, 
 {
     arg_reduce_rows(-1.0f, x, out, outer, R, inner);
 }
+
+// ------------------------------------------------ max / min / argmax / argmin of integers
+// int32, int64 and uint8 tensors (bool as uint8: its bytes are 0 or 1), exactly: a value
+// is never converted to float (int64 above 2^24 would round). The same block-per-output
+// scheme as arg_reduce_rows above: each thread keeps the FIRST extreme of its strided
+// elements as a (value, index) pair in registers (values widened to long long), then the
+// block combines the pairs in a shared-memory tree (REDUCE_MAX_THREADS long long values
+// and indices), __syncthreads() after the writes and after each level because the next
+// level reads what other warps wrote, and the last warp with shuffles (no barrier inside a
+// warp; none after it: warp 0 then reads only its own slots, which only it writes next).
+// Ties keep the smaller index, so argmax/argmin give the first extreme, as numpy
+// and PyTorch. One function per dtype, stamped out by a macro: the source is compiled
+// inside extern "C", so no templates. A kernel with `values` writes the extreme, one with
+// `indices` its index.
+#define INT_NO_INDEX 0x7fffffffffffffffLL      // "no element yet": loses to every element
+
+__device__ __forceinline__ bool int_better(int sign, long long a, long long ia, long long b, long long ib)
+{
+    if (ia == INT_NO_INDEX) return false;
+    if (ib == INT_NO_INDEX) return true;
+    if (a != b) return sign > 0 ? a > b : a < b;
+    return ia < ib;
+}
+
+#define INT_EXTREMUM(T, suffix)                                                                  \
+    __device__ __forceinline__ void int_extremum_rows_##suffix(                                  \
+        int sign, const T* __restrict__ x, T* __restrict__ values, long long* __restrict__ indices, \
+        long long outer, long long R, long long inner) {                                         \
+        __shared__ long long vals[REDUCE_MAX_THREADS];                                           \
+        __shared__ long long idxs[REDUCE_MAX_THREADS];                                           \
+        const unsigned t = threadIdx.x;                                                          \
+        for (long long q = blockIdx.x; q < outer * inner; q += gridDim.x) {                     \
+            const T* row = x + (q / inner) * R * inner + q % inner;                              \
+            long long v = 0, iv = INT_NO_INDEX;                                                  \
+            for (long long r = t; r < R; r += blockDim.x)                                        \
+                if (int_better(sign, (long long)row[r * inner], r, v, iv)) {                     \
+                    v = (long long)row[r * inner];                                               \
+                    iv = r;                                                                      \
+                }                                                                                \
+            vals[t] = v;                                                                         \
+            idxs[t] = iv;                                                                        \
+            __syncthreads();                           /* all candidates written */              \
+            for (unsigned s = blockDim.x / 2; s >= WARP_SIZE; s >>= 1) {                         \
+                if (t < s && int_better(sign, vals[t + s], idxs[t + s], vals[t], idxs[t])) {     \
+                    vals[t] = vals[t + s];                                                       \
+                    idxs[t] = idxs[t + s];                                                       \
+                }                                                                                \
+                __syncthreads();                       /* level done before the next reads it */ \
+            }                                                                                    \
+            if (t < WARP_SIZE) {                                                                 \
+                v = vals[t];                                                                     \
+                iv = idxs[t];                                                                    \
+                for (int offset = WARP_SIZE / 2; offset > 0; offset >>= 1) {                     \
+                    const long long ov = __shfl_down_sync(FULL_MASK, v, offset);                 \
+                    const long long oi = __shfl_down_sync(FULL_MASK, iv, offset);                \
+                    if (int_better(sign, ov, oi, v, iv)) { v = ov; iv = oi; }                    \
+                }                                                                                \
+                if (t == 0) {                                                                    \
+                    if (values) values[q] = (T)v;                                                \
+                    if (indices) indices[q] = iv;                                                \
+                }                                                                                \
+            }                                                                                    \
+        }                                                                                        \
+    }                                                                                            \
+    __global__ void max_##suffix##_forward(const T* x, T* y, long long outer, long long R, long long inner) { \
+        int_extremum_rows_##suffix(1, x, y, nullptr, outer, R, inner);                           \
+    }                                                                                            \
+    __global__ void min_##suffix##_forward(const T* x, T* y, long long outer, long long R, long long inner) { \
+        int_extremum_rows_##suffix(-1, x, y, nullptr, outer, R, inner);                          \
+    }                                                                                            \
+    __global__ void argmax_##suffix##_forward(const T* x, long long* out, long long outer, long long R,       \
+                                              long long inner) {                                 \
+        int_extremum_rows_##suffix(1, x, nullptr, out, outer, R, inner);                         \
+    }                                                                                            \
+    __global__ void argmin_##suffix##_forward(const T* x, long long* out, long long outer, long long R,       \
+                                              long long inner) {                                 \
+        int_extremum_rows_##suffix(-1, x, nullptr, out, outer, R, inner);                        \
+    }
+
+typedef long long int_reduce_i64;
+typedef unsigned char int_reduce_u8;
+INT_EXTREMUM(int, i32)
+INT_EXTREMUM(int_reduce_i64, i64)
+INT_EXTREMUM(int_reduce_u8, u8)

@@ -13,6 +13,21 @@ SOURCE = "reduce.cu"
 MAX_THREADS = 256   # = REDUCE_MAX_THREADS in ops/block_reduce.cuh (shared-memory arrays)
 
 
+# max, min, argmax and argmin also take integer and bool tensors, exactly (no float
+# round trip): kernels <op>_<suffix>_forward in ops/reduce.cu; bool runs as uint8 (0 / 1)
+INT_SUFFIX = {dtypes.int32: "i32", dtypes.int64: "i64", dtypes.uint8: "u8", dtypes.bool_: "u8"}
+
+
+def int_kernels(name):
+    return tuple(f"{name}_{s}_forward" for s in ("i32", "i64", "u8"))
+
+
+def check_input_dtype(op, x):
+    """Floats everywhere; integers and bool too where the op has integer kernels."""
+    if not (op.takes_integers and x.dtype in INT_SUFFIX):
+        op.check_float(x)
+
+
 def reduced_shape(shape, axes, keepdims):
     if keepdims:
         return tuple(1 if i in axes else n for i, n in enumerate(shape))
@@ -83,11 +98,12 @@ def output_geometry(gpu, shape, axes):
 
 
 class ReduceOp(Op):
+    takes_integers = False
     test_attrs = (dict(axis=None, keepdims=False), dict(axis=0, keepdims=True),
                   dict(axis=-1, keepdims=False), dict(axis=(0, -1), keepdims=False))
 
     def infer(self, x, axis=None, keepdims=False):
-        self.check_float(x)
+        check_input_dtype(self, x)
         axes = normalize_axes(self.name, axis, len(x.shape))
         if self.name != "sum" and any(x.shape[a] == 0 for a in axes):
             raise ValueError(f"{self.name}: cannot reduce over a zero-sized axis of shape {x.shape}")
@@ -99,10 +115,13 @@ class ReduceOp(Op):
 
     # CUDA: <name>_forward(x, y, outer, R, inner) per merged group of reduced axes
     def gpu_forward(self, gpu, ctx, x, axis=None, keepdims=False):
-        gpu.require_dtype(self.name, x)
         axes = normalize_axes(self.name, axis, x.ndim)
-        scale = 1.0 if self.name == "sum" else None
-        return gpu_reduce(gpu, self.kernels[0], x, axes, reduced_shape(x.shape, axes, keepdims), scale)
+        if self.takes_integers and x.dtype in INT_SUFFIX:       # max / min of integers
+            kernel, scale = f"{self.name}_{INT_SUFFIX[x.dtype]}_forward", None
+        else:
+            gpu.require_dtype(self.name, x)
+            kernel, scale = self.kernels[0], (1.0 if self.name == "sum" else None)
+        return gpu_reduce(gpu, kernel, x, axes, reduced_shape(x.shape, axes, keepdims), scale)
 
 
 @register
@@ -134,6 +153,7 @@ class Sum(ReduceOp):
 
 class ExtremumOp(ReduceOp):
     saves = ("inputs", "output")
+    takes_integers = True            # no gradient then: the output is not float
     pick = None   # np.max or np.min
 
     def forward(self, ctx, x, axis=None, keepdims=False):
@@ -171,14 +191,14 @@ class ExtremumOp(ReduceOp):
 @register
 class Max(ExtremumOp):
     name = "max"
-    kernels = ("max_forward", "extremum_winners", "extremum_backward")
+    kernels = ("max_forward", "extremum_winners", "extremum_backward") + int_kernels("max")
     pick = staticmethod(np.max)
 
 
 @register
 class Min(ExtremumOp):
     name = "min"
-    kernels = ("min_forward", "extremum_winners", "extremum_backward")
+    kernels = ("min_forward", "extremum_winners", "extremum_backward") + int_kernels("min")
     pick = staticmethod(np.min)
 
 
@@ -254,14 +274,15 @@ class Prod(ReduceOp):
 
 class ArgOp(Op):
     """Index of the first extreme element along one axis (flattened if axis is None).
-    Floating point inputs only, on every device (the kernels compare float32)."""
+    Floats, integers and bool, on every device (integers are compared exactly)."""
     differentiable = False
+    takes_integers = True
     saves = ()
     test_attrs = (dict(axis=None, keepdims=False), dict(axis=-1, keepdims=False),
                   dict(axis=0, keepdims=True))
 
     def infer(self, x, axis=None, keepdims=False):
-        self.check_float(x)
+        check_input_dtype(self, x)
         if axis is not None and not isinstance(axis, (int, np.integer)):
             raise TypeError(f"{self.name}: axis must be None or an int, got {axis!r}")
         if 0 in x.shape:
@@ -279,7 +300,11 @@ class ArgOp(Op):
 
     # CUDA: <name>_forward(x, out, outer, R, inner): x viewed as (outer, R, inner)
     def gpu_forward(self, gpu, ctx, x, axis=None, keepdims=False):
-        gpu.require_dtype(self.name, x)
+        if x.dtype in INT_SUFFIX:
+            kernel = f"{self.name}_{INT_SUFFIX[x.dtype]}_forward"
+        else:
+            gpu.require_dtype(self.name, x)
+            kernel = self.kernels[0]
         out = gpu.empty(self.infer(Meta(x.shape, x.dtype), axis, keepdims).shape, dtypes.int64)
         if axis is None or x.ndim == 0:
             outer, R, inner = 1, x.size, 1
@@ -287,19 +312,19 @@ class ArgOp(Op):
             a = normalize_axes(self.name, axis, x.ndim)[0]
             outer, R, inner = int(np.prod(x.shape[:a])), x.shape[a], int(np.prod(x.shape[a + 1:]))
         grid, block = launch_config(gpu, outer * inner, R)
-        gpu.launch(SOURCE, self.kernels[0], grid, block, x, out, np.int64(outer), np.int64(R), np.int64(inner))
+        gpu.launch(SOURCE, kernel, grid, block, x, out, np.int64(outer), np.int64(R), np.int64(inner))
         return out
 
 
 @register
 class Argmax(ArgOp):
     name = "argmax"
-    kernels = ("argmax_forward",)
+    kernels = ("argmax_forward",) + int_kernels("argmax")
     pick = staticmethod(np.argmax)
 
 
 @register
 class Argmin(ArgOp):
     name = "argmin"
-    kernels = ("argmin_forward",)
+    kernels = ("argmin_forward",) + int_kernels("argmin")
     pick = staticmethod(np.argmin)

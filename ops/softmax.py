@@ -18,6 +18,8 @@ SOURCE = "softmax.cu"
 
 
 def log_softmax_ref(x, axis):
+    if x.size == 0:                   # rows of no element (or no rows): nothing to normalise
+        return x.copy()
     m = x.max(axis=axis, keepdims=True)
     shifted = x - m
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))

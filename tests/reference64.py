@@ -12,7 +12,7 @@ import reference64_movement
 
 
 def _axes(axis, ndim):
-    if axis is None:
+    if axis is None or ndim == 0:        # a 0-d tensor's only axes are 0 and -1: nothing to reduce
         return tuple(range(ndim))
     return tuple(a % ndim for a in ((axis,) if isinstance(axis, int) else axis))
 
@@ -179,6 +179,8 @@ def matmul(a, b):
 
 
 def softmax(x, axis=-1):
+    if x.size == 0:                   # PyTorch: an empty result, nothing to normalise
+        return x.copy()
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
@@ -309,8 +311,81 @@ def pool(kind, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     return y
 
 
+def getitem(x, index):
+    """x[index] with PyTorch's placement of the index dims: numpy's result, with the
+    broadcast index dims moved from the front (where numpy puts them when an integer
+    separates the index arrays) to where PyTorch keeps them (integers are selects, so
+    index arrays adjacent once the integers are gone stay in place)."""
+    out = x[index]
+    items = list(index)
+    is_int = [isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)) for i in items]
+    is_arr = [isinstance(i, np.ndarray) for i in items]
+    if not (any(is_int) and any(is_arr)):
+        return out
+    advanced = [k for k in range(len(items)) if is_int[k] or is_arr[k]]
+    if advanced == list(range(advanced[0], advanced[-1] + 1)):
+        return out                       # numpy keeps them in place as well
+    rest = [k for k in range(len(items)) if not is_int[k]]            # what a select leaves
+    arr_at = [j for j, k in enumerate(rest) if is_arr[k]]
+    if arr_at != list(range(arr_at[0], arr_at[-1] + 1)):
+        return out                       # still separated: PyTorch puts them first too
+    consumed = sum(i.ndim if isinstance(i, np.ndarray) and i.dtype == np.bool_ else 1
+                   for i in items if i is not None and i is not Ellipsis)
+    before = 0
+    for k in range(len(items)):
+        if is_arr[k]:
+            break
+        if items[k] is Ellipsis:
+            before += x.ndim - consumed
+        elif not is_int[k]:
+            before += 1                  # a slice or None
+    width = np.broadcast(*[np.nonzero(i)[0] if i.dtype == np.bool_ else i
+                           for i in items if isinstance(i, np.ndarray)]).ndim
+    return np.moveaxis(out, list(range(width)), list(range(before, before + width)))
+
+
+def shift(name, a, s):
+    """a << s or a >> s element by element in Python integers, wrapped to a's dtype; a
+    count outside [0, bits) gives 0 (<<) or the sign (>>), as PyTorch."""
+    a, s = np.broadcast_arrays(a, s)
+    bits = 8 * a.dtype.itemsize
+    out = np.empty(a.shape, a.dtype)
+    for pos in np.ndindex(a.shape):
+        x, k = int(a[pos]), int(s[pos])
+        if 0 <= k < bits:
+            v = x << k if name == "bitwise_left_shift" else x >> k
+        else:
+            v = 0 if name == "bitwise_left_shift" or x >= 0 else -1
+        v %= 2 ** bits                                   # wrap, as a fixed-width register
+        if np.issubdtype(a.dtype, np.signedinteger) and v >= 2 ** (bits - 1):
+            v -= 2 ** bits
+        out[pos] = v
+    return out
+
+
+BITWISE = {"bitwise_and": lambda a, b: a & b, "bitwise_or": lambda a, b: a | b,
+           "bitwise_xor": lambda a, b: a ^ b,
+           "bitwise_not": lambda x: ~x if x.dtype != np.bool_ else x == False}  # noqa: E712
+
+
+def masked_fill(x, mask, value):
+    """Element by element over the broadcast shape: value where the mask is set."""
+    shape = np.broadcast_shapes(x.shape, mask.shape)
+    xb, mb = np.broadcast_to(x, shape), np.broadcast_to(mask, shape)
+    out = np.empty(shape, x.dtype)
+    for pos in np.ndindex(shape):
+        out[pos] = value if mb[pos] else xb[pos]
+    return out
+
+
 def forward(name, arrays, attrs):
     """The float64 reference for op `name`."""
+    if name == "masked_fill":
+        return masked_fill(*arrays, **attrs)
+    if name in BITWISE:
+        return BITWISE[name](*arrays)
+    if name in ("bitwise_left_shift", "bitwise_right_shift"):
+        return shift(name, *arrays)
     if name in UNARY:
         return UNARY[name](arrays[0])
     if name in BINARY:
@@ -394,11 +469,11 @@ def forward(name, arrays, attrs):
     if name == "expand":
         return np.broadcast_to(x, attrs["shape"])
     if name == "getitem":
-        return x[attrs["index"]]
+        return getitem(x, attrs["index"])
     if name == "cat":
         return np.concatenate(arrays, axis=attrs["axis"])
     if name == "pad":
-        return np.pad(x, attrs["pad_width"], constant_values=attrs["value"])
+        return x.copy() if x.ndim == 0 else np.pad(x, attrs["pad_width"], constant_values=attrs["value"])
     if name == "cast":
         return x.astype(attrs["dtype"])
     if name in reference64_movement.OPS:       # issue 11: tests/reference64_movement.py

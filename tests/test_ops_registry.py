@@ -39,6 +39,8 @@ def test_forward_matches_float64_reference(name, rng):
 @pytest.mark.parametrize("name", [n for n in OPS if REGISTRY[n].differentiable])
 def test_backward_matches_finite_differences(name, rng):
     for arrays, attrs in cases_for(name, rng):
+        if not any(a.dtype.kind == "f" for a in arrays):
+            continue                                   # integer cases (max of ints): no gradient
         tensors = to_tensors(arrays, requires_grad=True)
         assert tg.gradcheck(lambda *ts: apply(name, *ts, **attrs), *tensors,
                             eps=1e-6, atol=1e-6, rtol=1e-5)

@@ -24,6 +24,7 @@ from . import computation_graph as graph_mod, errors
 from .grad_mode import _mode as _grad_mode, enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401,E501
 from .device.recording import state as recording
 from .op import Context, Meta, REGISTRY, get_op
+from .version_counter import share_counter
 
 Tensor = None          # set by tensor.py when it is imported (it imports this module)
 
@@ -47,6 +48,12 @@ class Node:
 
     def __repr__(self):
         return f"<{self.name()}>"
+
+
+class InplaceNode(Node):
+    """The node an in-place op (x.add_(y)) gives x (tinygrad_cu/tensor_inplace.py): its
+    first input is the stand-in for x's value before the write, which holds x's old node."""
+    __slots__ = ()
 
 
 def apply(op_name, *inputs, **attrs):
@@ -91,7 +98,11 @@ def run(op, inputs, attrs):
             ctx.inputs = bufs
         if op.saves_output:
             ctx.output = out
+        if op.saves_inputs or op.saves_output:       # backward must find them unmodified
+            ctx.versions = tuple([0 if t._vc is None else t._vc.value for t in inputs]) + (0,)
         result._node = Node(op, attrs, inputs, ctx)
+    if op.shares_input_storage:
+        share_counter(result, inputs[0])
     return result
 
 
@@ -184,11 +195,13 @@ def backward(root, grad=None, retain_graph=False):
 
     grads = {id(root): seed}
     ran = []
-    for _, out_id, node in work:
+    for _, out_id, node, out in work:
         out_grad = grads.pop(out_id, None)
         if out_grad is None:
             continue                                  # branch with no gradient flowing
         ctx = node.ctx
+        if ctx.versions is not None:
+            _check_saved_versions(node, out)
         in_grads = device.backward(node.op, ctx, out_grad, node.attrs)
         for t, meta, gi, need in zip(node.inputs, ctx.input_metas, in_grads, ctx.needs_input_grad):
             if not need or gi is None:
@@ -201,9 +214,15 @@ def backward(root, grad=None, retain_graph=False):
         if not retain_graph:
             ctx.free()
             ran.append(node)
+    deposited = set() if grad is None else {_storage(seed)}
     for t in leaves:
         g = grads.pop(id(t), None)
         if g is not None:
+            # one buffer may reach two leaves (a + b hands both the same gradient on cpu)
+            # or be the caller's `grad`: each .grad gets its own, as in-place ops may follow
+            if _storage(g) in deposited:
+                g = device.copy(g)
+            deposited.add(_storage(g))
             _deposit_leaf_grad(t, g)
     # Release the graph as PyTorch does: a node keeps no inputs once it ran, so every
     # intermediate tensor (and its device memory) dies now by reference counting, even
@@ -215,6 +234,14 @@ def backward(root, grad=None, retain_graph=False):
         callbacks, _after_backward.callbacks = _after_backward.callbacks, []
         for callback in callbacks:
             callback()
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """tg.autograd.grad, PyTorch's torch.autograd.grad: the gradients of `outputs` with
+    respect to `inputs`, returned, .grad untouched (tinygrad_cu/autograd_grad.py; imported
+    on first use, so that this module does not import it)."""
+    from .autograd_grad import grad as functional_grad
+    return functional_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)
 
 
 def _collect(root):
@@ -237,16 +264,16 @@ def _collect(root):
         if node.ctx.freed:
             raise _freed_error(node)
         seq = node.seq
-        work.append((seq, id(t), node))
+        work.append((seq, id(t), node, t))
         links = [node.op]
         for x in node.inputs:
+            producer = x._node
+            if producer is not None and producer.seq >= seq:
+                x = _input_as_used(node, x)
+                producer = x._node
             if not x.requires_grad:
                 links.append(-1)
                 continue
-            producer = x._node
-            if producer is not None and producer.seq >= seq:
-                raise RuntimeError(f"the computation graph has a cycle or was modified: {node.name()} reads "
-                                   f"the output of {producer.name()}, which was recorded after it")
             key = id(x)
             position = index.get(key)
             if position is None:
@@ -256,6 +283,54 @@ def _collect(root):
         structure.append(tuple(links))
     work.sort(reverse=True)      # by sequence number: unique, so nodes are never compared
     return work, leaves, tuple(structure)
+
+
+def _input_as_used(node, x):
+    """`node` read x, and x was changed in place afterwards (its grad_fn rebased onto a
+    newer InplaceNode): follow the in-place chain back to the stand-in that holds x's
+    value as `node` read it, and make that node's input (as PyTorch's edges point to the
+    grad_fn of the time). Anything else newer than its reader is a corrupted graph."""
+    t = x
+    while isinstance(t._node, InplaceNode) and t._node.seq > node.seq and t._node.inputs:
+        t = t._node.inputs[0]
+    producer = t._node
+    if producer is not None and producer.seq >= node.seq:
+        if producer.ctx.freed:
+            raise _freed_error(producer)
+        raise RuntimeError(f"the computation graph has a cycle or was modified: {node.name()} reads "
+                           f"the output of {producer.name()}, which was recorded after it")
+    node.inputs = tuple(t if i is x else i for i in node.inputs)
+    return t
+
+
+def _check_saved_versions(node, out):
+    """Raise if a tensor `node` saved for backward was modified in place since."""
+    op, ctx = node.op, node.ctx
+    versions = ctx.versions
+    if op.saves_inputs:
+        for i in op.inputs_read_by_backward(ctx.needs_input_grad):
+            t = node.inputs[i]
+            if versions[i] is not None and t._version != versions[i]:
+                raise _modified_error(node, t, f"input {i} of {node.name()}", versions[i])
+    if op.saves_output and versions[-1] is not None and out._version != versions[-1]:
+        raise _modified_error(node, out, f"output 0 of {node.name()}", versions[-1])
+
+
+def _modified_error(node, t, which, expected):
+    return RuntimeError(f"one of the variables needed for gradient computation has been modified by an "
+                        f"inplace operation: [{t.dtype} tensor of shape {list(t.shape)}], which is {which}, "
+                        f"is at version {t._version}; expected version {expected} instead "
+                        f"({node.name()} saved it for its backward)")
+
+
+def _storage(buf):
+    """What a buffer's memory belongs to: a device allocation, or a numpy array's base."""
+    alloc = getattr(buf, "alloc", None)
+    if alloc is not None:
+        return id(alloc)
+    while getattr(buf, "base", None) is not None:
+        buf = buf.base
+    return id(buf)
 
 
 def _freed_error(node):
@@ -273,7 +348,7 @@ def _check_with_networkx(root, work):
         order = graph_mod.topological_order(g)
         graph_mod.check_graph(g, order)
         position = {key: i for i, key in enumerate(order)}
-        for _, _, node in work:
+        for _, _, node, _ in work:
             for x in node.inputs:
                 if x.requires_grad and x._node is not None and position[id(x._node)] > position[id(node)]:
                     raise RuntimeError(f"backward order disagrees with the graph: {node.name()} runs "

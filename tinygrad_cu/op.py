@@ -56,11 +56,14 @@ class Context:
     forward may stash more with `ctx.save(name=array)`. `free()` drops it all when
     the graph is released after backward (retain_graph=False). A plain class with
     __slots__: one is made per recorded op call."""
-    __slots__ = ("needs_input_grad", "input_metas", "inputs", "output", "saved", "freed")
+    __slots__ = ("needs_input_grad", "input_metas", "inputs", "output", "saved", "freed", "versions")
 
     def __init__(self, needs_input_grad, input_metas, inputs=None, output=None):
         self.needs_input_grad, self.input_metas = needs_input_grad, input_metas
         self.inputs, self.output, self.saved, self.freed = inputs, output, {}, False
+        # the version counters of the inputs, then of the output, when the op saved them
+        # for backward (None: nothing saved); tinygrad_cu/tensor_inplace.py
+        self.versions = None
 
     def save(self, **arrays):
         self.saved.update(arrays)
@@ -73,6 +76,8 @@ class Op:
     name = ""
     n_inputs = 1              # None for variadic ops (cat)
     differentiable = True
+    reads_inputs = None       # indices of the saved inputs backward reads (None: all)
+    shares_input_storage = False   # the output is a view of input 0's buffer (reshape)
     saves = ("inputs",)       # any of "inputs", "output"
     kernels = ()              # names of the forward and backward CUDA kernels
     domain = Domain()
@@ -94,6 +99,11 @@ class Op:
         if len({m.dtype for m in metas}) > 1:
             raise TypeError(f"{self.name}: inputs must have the same dtype, got "
                             f"{', '.join(str(m.dtype) for m in metas)} (use .to(dtype))")
+
+    def inputs_read_by_backward(self, needs_input_grad):
+        """Which saved inputs backward reads, given which inputs need a gradient: only
+        those must be unmodified at backward (tinygrad_cu/version_counter.py)."""
+        return range(len(needs_input_grad)) if self.reads_inputs is None else self.reads_inputs
 
     # --- numpy reference ------------------------------------------------------
     def forward(self, ctx, *xs, **attrs):
@@ -122,6 +132,11 @@ def register(cls):
     op.saves_inputs, op.saves_output = "inputs" in op.saves, "output" in op.saves
     REGISTRY[op.name] = op
     return cls
+
+
+def factors_read_by_backward(needs):
+    """For a product of two inputs (mul, matmul): d/da reads b, d/db reads a."""
+    return [i for i, other_needs in ((0, needs[1]), (1, needs[0])) if other_needs]
 
 
 def get_op(name):

@@ -12,6 +12,9 @@ from .autograd import apply, run
 from .errors import OpError
 from .device import get_device
 from .device.recording import state as recording
+from .tensor_inplace import InplaceOpsMixin
+from .tensor_integer import IntegerOpsMixin
+from .version_counter import share_counter
 from .op import REGISTRY
 from .tensor_reductions import ReductionsMixin
 from .tensor_movement import MovementMethods
@@ -29,12 +32,12 @@ def _axis_args(op, axis, dim, keepdims, keepdim):
     return axis, bool(keepdims)
 
 
-class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
+class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods, IntegerOpsMixin, InplaceOpsMixin):
     """`Tensor(data, requires_grad=False, device=None, dtype=None)`: data is copied.
 
     Floats become float32 unless dtype says otherwise (also numpy float64 arrays, as in
     tinygrad: mixing float32 and float64 in one op is an error, not a silent upcast)."""
-    __slots__ = ("buf", "_dev", "requires_grad", "grad", "_node", "__weakref__")
+    __slots__ = ("buf", "_dev", "requires_grad", "grad", "_node", "_vc", "__weakref__")
     __array_priority__ = 1000   # `np_array + tensor` calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, device=None, dtype=None):
@@ -46,14 +49,14 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
             array = array.astype(dtypes.infer_dtype(array), copy=False)
         self._dev = get_device(device)
         self.buf = self._dev.from_numpy(array)
-        self._node, self.grad, self.requires_grad = None, None, False
+        self._node, self.grad, self.requires_grad, self._vc = None, None, False, None
         if requires_grad:
             self.requires_grad_(True)
 
     @classmethod
     def _from_buffer(cls, buf, dev, requires_grad=False):
         t = cls.__new__(cls)
-        t.buf, t._dev, t.requires_grad, t.grad, t._node = buf, dev, requires_grad, None, None
+        t.buf, t._dev, t.requires_grad, t.grad, t._node, t._vc = buf, dev, requires_grad, None, None, None
         return t
 
     # --- what a tensor is ------------------------------------------------------------
@@ -138,8 +141,11 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
         return self
 
     def detach(self):
-        """The same data, cut from the graph (shares the buffer)."""
-        return Tensor._from_buffer(self.buf, self._dev)
+        """The same data, cut from the graph (shares the buffer, and its version counter:
+        an in-place change of either is seen by backward through the other)."""
+        out = Tensor._from_buffer(self.buf, self._dev)
+        share_counter(out, self)
+        return out
 
     def graph(self):
         from .computation_graph import graph
@@ -350,8 +356,9 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def __getitem__(self, index):
-        """Basic and advanced indexing with numpy's rules (ints, slices, None, ...,
-        integer and boolean arrays or tensors); differentiable."""
+        """Basic and advanced indexing (ints, slices, None, ..., integer and boolean
+        arrays or tensors) with PyTorch's rules, which are numpy's except where an int
+        meets an index array (docs/ops.md, "Indexing"); differentiable."""
         return apply("getitem", self, index=_normalize_index(index))
 
     def pad(self, pad_width, value=0.0):

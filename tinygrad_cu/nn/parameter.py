@@ -7,6 +7,7 @@ Module attribute is what registers it (see Module.__setattr__).
 import numpy as np
 
 from ..tensor import Tensor
+from ..version_counter import share_counter
 
 
 class Parameter(Tensor):
@@ -23,6 +24,7 @@ class Parameter(Tensor):
                 data = data.to(device)
             self.buf, self._dev = data.buf, data._dev
             self._node, self.grad, self.requires_grad = None, None, False
+            share_counter(self, data)        # one buffer: one version counter, as PyTorch
             if requires_grad:
                 self.requires_grad_(True)
         else:

@@ -1,0 +1,106 @@
+"""The integer group (issue 11): `& | ^ ~ << >>` on integer and bool tensors, and max /
+min / argmax / argmin and comparisons on integer tensors, on cpu and emu.
+
+Expected values are PyTorch 2.13's for the same inputs (run side by side once and
+written down here), which a reader can check by hand."""
+import functools
+
+import numpy as np
+import pytest
+
+import tinygrad_cu as tg
+from tinygrad_cu.autograd import apply
+
+from conftest import device_or_skip
+
+DEVICES = ["cpu", "emu"]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_operators_on_integers_and_bools(device):
+    device_or_skip(device)
+    a = tg.tensor([12, 10, -3], device=device)                     # int64
+    b = tg.tensor([10, 6, 5], device=device)
+    assert (a & b).tolist() == [8, 2, 5] and (a | b).tolist() == [14, 14, -3]
+    assert (a ^ b).tolist() == [6, 12, -8] and (~a).tolist() == [-13, -11, 2]
+    assert (a & 6).tolist() == [4, 2, 4] and (1 << b).tolist() == [1024, 64, 32]
+    assert (a >> 1).tolist() == [6, 5, -2]                            # arithmetic for signed
+    t, f = tg.tensor([True, True, False, False], device=device), tg.tensor([True, False, True, False], device=device)
+    assert (t & f).tolist() == [True, False, False, False] and (t | f).tolist() == [True, True, True, False]
+    assert (t ^ f).tolist() == [False, True, True, False] and (~t).tolist() == [False, False, True, True]
+    assert (t & f).dtype == tg.bool_
+    u = tg.tensor(np.array([1, 200, 255], np.uint8), device=device)
+    assert (~u).tolist() == [254, 55, 0] and (u << 1).tolist() == [2, 144, 254]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_shift_counts_outside_the_bit_width_give_pytorchs_values(device):
+    device_or_skip(device)
+    for dt, bits in ((np.int64, 64), (np.int32, 32)):
+        a = tg.tensor(np.array([1, -8, 5, -1], dt), device=device)
+        left = tg.tensor(np.array([bits, bits + 1, -1, 3], dt), device=device)
+        right = tg.tensor(np.array([bits, bits + 6, -1, 2], dt), device=device)
+        assert (a << left).tolist() == [0, 0, 0, -8]
+        assert (a >> right).tolist() == [0, -1, 0, -1]
+    assert (tg.tensor(np.array([-8], np.int32), device=device) << 31).tolist() == [0]   # wraps
+    u = tg.tensor(np.array([1, 200, 255], np.uint8), device=device)
+    assert (u << tg.tensor(np.array([8, 1, 7], np.uint8), device=device)).tolist() == [0, 144, 128]
+    assert (u >> tg.tensor(np.array([8, 1, 9], np.uint8), device=device)).tolist() == [0, 100, 0]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_bitwise_ops_refuse_floats_and_shifts_refuse_bools(device):
+    device_or_skip(device)
+    x = tg.tensor([1.0, 2.0], device=device)
+    with pytest.raises(TypeError, match="bitwise_and.*float32"):
+        x & x
+    with pytest.raises(TypeError, match="bitwise_not.*float32"):
+        ~x
+    t = tg.tensor([True], device=device)
+    with pytest.raises(TypeError, match="bitwise_left_shift.*bool"):
+        t << t
+    mixed = tg.tensor([1 << 40], device=device) | tg.tensor(np.array([2], np.int32), device=device)
+    assert mixed.dtype == tg.int64 and mixed.tolist() == [(1 << 40) | 2]       # promoted, as PyTorch
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_max_min_argmax_argmin_of_int64_are_exact_beyond_float32(device):
+    device_or_skip(device)
+    big = 2 ** 60
+    x = tg.tensor([[big + 1, 3, big, big + 1], [-big, 9, -big - 1, 9]], device=device)
+    assert x.max().item() == big + 1 and x.min().item() == -big - 1
+    # the ops themselves (Tensor.max(dim) returns (values, indices) where PyTorch's does)
+    assert apply("max", x, axis=1).tolist() == [big + 1, 9]
+    assert apply("min", x, axis=0).tolist() == [-big, 3, -big - 1, 9]
+    assert x.argmax(dim=1).tolist() == [0, 1]            # ties: the first, as PyTorch
+    assert x.argmin().item() == 6 and x.max().dtype == tg.int64
+    b = tg.tensor([[False, True], [False, False]], device=device)
+    assert apply("max", b, axis=1).tolist() == [True, False] and b.argmax(dim=1).tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_comparisons_of_int32_uint8_and_bool(device):
+    device_or_skip(device)
+    a = tg.tensor(np.array([[3, 1, 7]], np.int32), device=device)
+    b = tg.tensor(np.array([[1], [7]], np.int32), device=device)
+    assert (a < b).tolist() == [[False, False, False], [True, True, False]]
+    assert (a >= 3).tolist() == [[True, False, True]]
+    u = tg.tensor(np.array([0, 255], np.uint8), device=device)
+    assert (u > 128).tolist() == [False, True]
+    t = tg.tensor([True, False], device=device)
+    assert (t > tg.tensor([False, False], device=device)).tolist() == [True, False]
+
+
+def test_integer_reduction_kernels_pass_race_mode(monkeypatch):
+    """Their (value, index) tree in shared memory, with shared memory poisoned and
+    threads in several orders: a missing barrier raises."""
+    device_or_skip("emu")
+    from tinygrad_cu.device import _devices
+    from tinygrad_cu.device.gpu import GPUDevice
+    from tinygrad_cu.runtime import emu
+    monkeypatch.setitem(_devices, "emu", GPUDevice("emu", emu, functools.partial(emu.SourceModule, check="race")))
+    rng = np.random.default_rng(0)
+    x = rng.integers(-50, 50, size=(3, 300)).astype(np.int32)
+    t = tg.tensor(x, device="emu")
+    np.testing.assert_array_equal(apply("max", t, axis=1).numpy(), x.max(axis=1))
+    np.testing.assert_array_equal(t.argmin(dim=1).numpy(), x.argmin(axis=1))
