@@ -75,8 +75,8 @@ UNARY_OP(sign,     sign_of(x),                            x,     0.f)     // sav
 __global__ void clip_forward(const float* __restrict__ in, float* __restrict__ out, int n,
                              float lo, float hi) {
     GRID_STRIDE_LOOP(i, n) {
-        const float x = in[i];
-        out[i] = x < lo ? lo : (x > hi ? hi : x);
+        const float raised = in[i] < lo ? lo : in[i];   // min(max(x, lo), hi): all hi when lo > hi
+        out[i] = raised > hi ? hi : raised;             // (as PyTorch's clamp); NaN stays NaN
     }
 }
 

@@ -184,14 +184,10 @@ class Sign(UnaryOp):
 
 @register
 class Clip(UnaryOp):
-    """min(max(x, lo), hi); the gradient passes where lo <= x <= hi (as PyTorch's clamp)."""
+    """min(max(x, lo), hi); the gradient passes where lo <= x <= hi (as PyTorch's clamp).
+    lo > hi is allowed, as in PyTorch: every element becomes hi, and no gradient passes."""
     name = "clip"
     test_attrs = (dict(min=-0.5, max=0.5), dict(min=0.2, max=None), dict(min=None, max=0.1))
-
-    def infer(self, x, min=None, max=None):
-        if min is not None and max is not None and min > max:
-            raise ValueError(f"clip: min {min} is larger than max {max}")
-        return super().infer(x)
 
     def forward(self, ctx, x, min=None, max=None):
         return np.clip(x, min, max).astype(x.dtype)

@@ -186,3 +186,35 @@ def test_moving_a_leaf_keeps_requires_grad_but_a_non_leaf_is_refused():
             (w * 2.0).to(target)
         with tg.no_grad():
             assert not (w * 2.0).to(target).requires_grad
+
+
+def test_clamp_with_min_above_max_gives_max_everywhere_as_pytorch():
+    """torch.clamp(x, min=3, max=0) is 0 everywhere, with no gradient (hand values)."""
+    for device in ("cpu", "emu"):
+        x = tg.tensor([-1.0, 1.0, 5.0], device=device, requires_grad=True)
+        y = x.clamp(min=3.0, max=0.0)
+        assert y.tolist() == [0.0, 0.0, 0.0]
+        y.sum().backward()
+        assert x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_cat_and_stack_refuse_what_is_not_a_tensor():
+    a = tg.tensor([1.0, 2.0])
+    with pytest.raises(TypeError, match="stack: expected Tensor as element 0, got tuple"):
+        tg.stack([(a, a), a])
+    with pytest.raises(TypeError, match="cat: expected a sequence of tensors, got one Tensor"):
+        tg.cat(a)
+
+
+def test_a_tuple_inside_an_index_is_an_index_array():
+    x = np.arange(24.0).reshape(2, 3, 4)
+    t = tg.tensor(x)
+    assert t[(((0,),),)].shape == (1, 1, 3, 4)
+    np.testing.assert_array_equal(t[(1, 0), (2, 1)].numpy(), x[[1, 0], [2, 1]])
+
+
+def test_cumsum_takes_dim_or_axis():
+    t = tg.tensor([1.0, 2.0, 3.0])
+    assert t.cumsum(axis=0).tolist() == [1.0, 3.0, 6.0] == t.cumsum(0).tolist()
+    with pytest.raises(TypeError, match="cumsum.. missing its required argument 'dim'"):
+        t.cumsum()

@@ -385,25 +385,34 @@ def _normalize_index(index):
     for it in items:
         if isinstance(it, Tensor):
             it = it.numpy()
-        if isinstance(it, list):
+        if isinstance(it, (list, tuple)):   # a sequence inside the index is an index array (PyTorch)
             it = np.asarray(it) if it else np.zeros(0, np.int64)   # [] selects nothing
         out.append(it)
     return tuple(out)
 
 
-def cat(tensors, dim=0):
-    """Join tensors along an existing dimension."""
+def _tensor_list(op, tensors):
+    """The tensors of cat/stack as a list, each checked to be a Tensor (PyTorch's TypeError)."""
+    if isinstance(tensors, Tensor):
+        raise TypeError(f"{op}: expected a sequence of tensors, got one Tensor of shape {tensors.shape}")
     tensors = list(tensors)
     if not tensors:
-        raise OpError("cat: expected a non-empty list of tensors")
+        raise OpError(f"{op}: expected a non-empty list of tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: expected Tensor as element {i}, got {type(t).__name__}")
+    return tensors
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing dimension."""
+    tensors = _tensor_list("cat", tensors)
     return apply("cat", *tensors, axis=int(dim))
 
 
 def stack(tensors, dim=0):
     """Join tensors along a new dimension."""
-    tensors = list(tensors)
-    if not tensors:
-        raise OpError("stack: expected a non-empty list of tensors")
+    tensors = _tensor_list("stack", tensors)
     return cat([t.unsqueeze(dim) for t in tensors], dim=dim)
 
 

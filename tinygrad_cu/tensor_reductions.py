@@ -26,12 +26,14 @@ return_types = SimpleNamespace(**{name: namedtuple(name, ["values", "indices"])
                                   for name in ("max", "min", "sort", "topk", "cummax", "cummin")})
 
 
-def _one_dim(op, dim, axis):
-    """PyTorch's `dim`, or numpy's `axis` as an alias (one of them)."""
+def _one_dim(op, dim, axis, required=False):
+    """PyTorch's `dim`, or numpy's `axis` as an alias (one of them; required: not neither)."""
     if axis is not None:
         if dim is not None:
             raise TypeError(f"{op}: pass dim or axis, not both")
         return axis
+    if dim is None and required:
+        raise TypeError(f"{op}() missing its required argument 'dim'")
     return dim
 
 
@@ -135,15 +137,15 @@ class ReductionsMixin:
         return out.reshape(*[1 if d in dims else n for d, n in enumerate(self.shape)]) if keepdim else out
 
     # --- cumulative --------------------------------------------------------------------
-    def cumsum(self, dim, *, dtype=None, axis=None):
+    def cumsum(self, dim=None, *, dtype=None, axis=None):
         """Running sum along dim; dtype: cast the input to it first (as PyTorch)."""
         x = self if dtype is None else self.to(dtype)
-        return apply("cumsum", x, axis=_one_dim("cumsum", dim, axis))
+        return apply("cumsum", x, axis=_one_dim("cumsum", dim, axis, required=True))
 
-    def cumprod(self, dim, *, dtype=None, axis=None):
+    def cumprod(self, dim=None, *, dtype=None, axis=None):
         """Running product; the gradient is right with zeros in the input."""
         x = self if dtype is None else self.to(dtype)
-        return apply("cumprod", x, axis=_one_dim("cumprod", dim, axis))
+        return apply("cumprod", x, axis=_one_dim("cumprod", dim, axis, required=True))
 
     def _cumulative_extremum(self, kind, dim):
         indices = apply("argcum" + kind, self, axis=dim)
