@@ -16,12 +16,13 @@ import pytest
 import tinygrad_cu as tg
 from tinygrad_cu.autograd import apply
 from tinygrad_cu.op import REGISTRY
+from tinygrad_cu.ops.optim import UpdateOp
 
 import reference64
 from conftest import device_or_skip
 from op_cases import cases_for
 
-UPDATE_OPS = {"sgd_step", "adam_step"}        # in-place optimiser steps: tests/test_optim.py
+UPDATE_OPS = {n for n, op in REGISTRY.items() if isinstance(op, UpdateOp)}   # in-place optimiser steps: tests/test_optim.py
 OPS = sorted(set(REGISTRY) - UPDATE_OPS)
 
 # hand-written cases the derivation below cannot reach
