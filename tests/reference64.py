@@ -401,11 +401,11 @@ def forward(name, arrays, attrs):
     if name in ("any", "all"):               # nonzero-ness, reduced by Python's any/all per output
         x, axes = arrays[0], _axes(attrs["axis"], arrays[0].ndim)
         kept = [d for d in range(x.ndim) if d not in axes]
-        moved = np.transpose(x, kept + list(axes)).reshape([x.shape[d] for d in kept] + [-1])
-        fn = any if name == "any" else all
-        out = np.array([fn(bool(e != 0) for e in row) for row in
-                        moved.reshape(int(np.prod(moved.shape[:-1])), moved.shape[-1])],
-                       dtype=bool).reshape(moved.shape[:-1])
+        kept_shape = [x.shape[d] for d in kept]
+        reduced = int(np.prod([x.shape[d] for d in axes]))   # explicit: -1 is ambiguous once a dim is 0
+        rows = np.transpose(x, kept + list(axes)).reshape(int(np.prod(kept_shape)), reduced)
+        fn = any if name == "any" else all                   # an empty row: any() False, all() True
+        out = np.array([fn(bool(e != 0) for e in row) for row in rows], dtype=bool).reshape(kept_shape)
         if attrs["keepdims"]:
             out = out.reshape([1 if d in axes else x.shape[d] for d in range(x.ndim)])
         return out
