@@ -431,7 +431,7 @@ def forward(name, arrays, attrs):
         return out
     if name == "logsumexp":                  # plain: the row max taken out by hand
         x, axis = arrays[0], attrs["axis"]
-        m = np.max(x, axis=axis, keepdims=True)
+        m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)   # an empty row: m = -inf, log(0) = -inf
         out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
         return out if attrs["keepdims"] else np.squeeze(out, axis=axis)
     if name in ("argmax", "argmin"):
