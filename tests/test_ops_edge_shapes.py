@@ -39,8 +39,9 @@ EXTRA = {
     "matmul": [([(2, 0), (0, 3)], {}), ([(0, 4), (4, 2)], {})],
     "matmul_nt": [([(2, 0), (3, 0)], {})],
     "conv": [([(0, 3, 7, 6), (4, 3, 3, 3), (4,)], dict(stride=1, padding=1)),     # an empty batch
-             ([(2, 3, 7, 6), (0, 3, 3, 3)], dict(stride=1, padding=0)),           # no output channel
-             ([(0, 2, 9), (3, 2, 3)], dict(stride=2, padding=0))],
+             ([(2, 3, 7, 6), (0, 3, 3, 3)], dict(stride=1, padding=0)),           # no output channel: refused (PyTorch)
+             ([(0, 2, 9), (3, 2, 3)], dict(stride=2, padding=0)),
+             ([(0, 4, 7, 6), (2, 2, 3, 2), (2,)], dict(stride=1, padding=0, groups=2))],   # grouped, empty batch
 }
 
 
