@@ -297,6 +297,8 @@ def pool(kind, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
             o -= 1
         n_out.append(o)
     y = np.zeros(x.shape[:2] + tuple(n_out))
+    if y.size == 0:                      # an empty batch (or no channel): no window to reduce
+        return y
     for i in range(n_out[0]):
         for j in range(n_out[1]):
             h0, w0 = i * s[0] - p[0], j * s[1] - p[1]
