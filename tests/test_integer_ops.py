@@ -79,6 +79,27 @@ def test_max_min_argmax_argmin_of_int64_are_exact_beyond_float32(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_max_min_of_dim_of_integers_return_exact_values_and_indices(device, dtype):
+    """Tensor.max(dim) / min(dim) read their values with values_at, which has int32 and
+    int64 kernels (forward only: an integer output has no gradient)."""
+    device_or_skip(device)
+    x = tg.tensor(np.array([[3, -7, 3, 1], [0, 5, 9, 9]], dtype), device=device)
+    top, low = x.max(1), x.min(dim=0, keepdim=True)
+    assert top.values.dtype == x.dtype and top.values.tolist() == [3, 9] and top.indices.tolist() == [0, 2]
+    assert low.values.tolist() == [[0, -7, 3, 1]] and low.indices.tolist() == [[1, 0, 0, 0]]
+    assert not top.values.requires_grad
+    assert tg.tensor(np.array(4, dtype), device=device).min(0).values.tolist() == 4      # 0-d
+    picked = apply("values_at", x, tg.tensor([[3, 1], [2, 0]], device=device), axis=1, unique=True)
+    assert picked.dtype == x.dtype and picked.tolist() == [[1, -7], [9, 0]]
+    if dtype == np.int64:                         # exact beyond float32 / float64's 53 bits
+        big = tg.tensor([[2 ** 62 + 1, 2 ** 62], [-(2 ** 62) - 1, 5]], device=device)
+        assert big.max(1).values.tolist() == [2 ** 62 + 1, 5]
+        assert big.min(1).values.tolist() == [2 ** 62, -(2 ** 62) - 1]
+    with pytest.raises(IndexError, match="out of"):
+        apply("values_at", x, tg.tensor([[4], [0]], device=device), axis=1).numpy()
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_comparisons_of_int32_uint8_and_bool(device):
     device_or_skip(device)
     a = tg.tensor(np.array([[3, 1, 7]], np.int32), device=device)
