@@ -1,5 +1,6 @@
 """The integer group (issue 11): `& | ^ ~ << >>` on integer and bool tensors, and max /
-min / argmax / argmin and comparisons on integer tensors, on cpu and emu.
+min / argmax / argmin (max/min(dim), sort, topk, cummax) and comparisons on integer
+tensors, on cpu and emu.
 
 Expected values are PyTorch 2.13's for the same inputs (run side by side once and
 written down here), which a reader can check by hand."""
@@ -98,6 +99,27 @@ def test_max_min_of_dim_of_integers_return_exact_values_and_indices(device, dtyp
         assert big.min(1).values.tolist() == [2 ** 62, -(2 ** 62) - 1]
     with pytest.raises(IndexError, match="out of"):
         apply("values_at", x, tg.tensor([[4], [0]], device=device), axis=1).numpy()
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_sort_argsort_topk_of_integers_are_exact_and_stable(device, dtype):
+    device_or_skip(device)
+    low = np.iinfo(dtype).min                     # -low overflows: the descending order must not negate
+    x = tg.tensor(np.array([[5, low, -1, low, 7], [2, 2, 0, 9, 2]], dtype), device=device)
+    up, down = x.sort(1), x.sort(dim=1, descending=True)
+    assert up.values.dtype == x.dtype and up.values.tolist() == [[low, low, -1, 5, 7], [0, 2, 2, 2, 9]]
+    assert up.indices.tolist() == [[1, 3, 2, 0, 4], [2, 0, 1, 4, 3]]            # ties keep their order
+    assert down.values.tolist() == [[7, 5, -1, low, low], [9, 2, 2, 2, 0]]
+    assert down.indices.tolist() == [[4, 0, 2, 1, 3], [3, 0, 1, 4, 2]]
+    assert x.argsort(dim=0).tolist() == [[1, 0, 0, 0, 1], [0, 1, 1, 1, 0]]
+    top = x.topk(2, dim=1)
+    assert top.values.tolist() == [[7, 5], [9, 2]] and top.indices.tolist() == [[4, 0], [3, 0]]
+    assert x.topk(1, dim=1, largest=False).values.tolist() == [[low], [0]]
+    # a row longer than the shared-memory network (1024): the global-memory kernels
+    row = (np.arange(1500) * 7919 % 1500 - 750).astype(dtype)
+    got = tg.tensor(row, device=device).sort(descending=True)
+    np.testing.assert_array_equal(got.values.numpy(), np.arange(749, -751, -1))
+    np.testing.assert_array_equal(row[got.indices.numpy()], got.values.numpy())
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_comparisons_of_int32_uint8_and_bool(device):
