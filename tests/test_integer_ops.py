@@ -122,6 +122,24 @@ def test_sort_argsort_topk_of_integers_are_exact_and_stable(device, dtype):
     np.testing.assert_array_equal(row[got.indices.numpy()], got.values.numpy())
 
 @pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_cummax_cummin_of_integers_are_exact_ties_taking_the_later_index(device, dtype):
+    device_or_skip(device)
+    x = tg.tensor(np.array([[1, 3, 2, 3, 0, 5], [-4, -4, -9, 0, -9, 1]], dtype), device=device)
+    top, low = x.cummax(1), x.cummin(dim=1)
+    assert top.values.dtype == x.dtype and top.values.tolist() == [[1, 3, 3, 3, 3, 5], [-4, -4, -4, 0, 0, 1]]
+    assert top.indices.tolist() == [[0, 1, 1, 3, 3, 5], [0, 1, 1, 3, 3, 5]]
+    assert low.values.tolist() == [[1, 1, 1, 1, 0, 0], [-4, -4, -9, -9, -9, -9]]
+    assert low.indices.tolist() == [[0, 0, 0, 0, 4, 4], [0, 1, 2, 2, 4, 4]]
+    # a row longer than a block: the carry between chunks; runs of ties across their borders
+    steps = tg.tensor((np.arange(3000) // 700).astype(dtype), device=device)
+    assert steps.cummax(0).indices.tolist() == list(range(3000))                 # every tie is the later one
+    assert steps.cummin(0).indices.tolist() == list(range(700)) + [699] * 2300
+    if dtype == np.int64:
+        big = tg.tensor([2 ** 60 + 1, 2 ** 60, 2 ** 60 + 1], device=device)
+        assert big.cummax(0).indices.tolist() == [0, 0, 2] and big.cummin(0).indices.tolist() == [0, 1, 1]
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_comparisons_of_int32_uint8_and_bool(device):
     device_or_skip(device)
     a = tg.tensor(np.array([[3, 1, 7]], np.int32), device=device)
@@ -147,3 +165,6 @@ def test_integer_reduction_kernels_pass_race_mode(monkeypatch):
     t = tg.tensor(x, device="emu")
     np.testing.assert_array_equal(apply("max", t, axis=1).numpy(), x.max(axis=1))
     np.testing.assert_array_equal(t.argmin(dim=1).numpy(), x.argmin(axis=1))
+    # the integer sort network and running-extremum scan: the same shared-memory patterns
+    np.testing.assert_array_equal(t.argsort(dim=1).numpy(), np.argsort(x, axis=1, kind="stable"))
+    np.testing.assert_array_equal(t.cummax(1).values.numpy(), np.maximum.accumulate(x, axis=1))
