@@ -82,19 +82,21 @@ def to_batch_first(y, bias=None):
 
 def grouped_forward(w, rows, groups):
     """y (O, N*P) = W (O, C/G*K) @ cols (C*K, N*P), one product per group."""
-    o = w.shape[0]
-    if groups == 1:
+    o, ck = w.shape[0], int(np.prod(w.shape[1:]))               # sizes spelled out: -1 is ambiguous
+    if groups == 1:                                              # once N*P (an empty batch) is 0
         return w.reshape(o, rows.shape[0]) @ rows                # the one matmul (BLAS threads)
-    return np.matmul(w.reshape(groups, o // groups, -1), rows.reshape(groups, -1, rows.shape[1])).reshape(o, -1)
+    return np.matmul(w.reshape(groups, o // groups, ck),
+                     rows.reshape(groups, ck, rows.shape[1])).reshape(o, rows.shape[1])
 
 
 def grouped_data(w, gy, groups):
     """dcols (C*K, N*P) = W^T dY, per group (the adjoint of grouped_forward in the columns)."""
-    o = w.shape[0]
+    o, ck = w.shape[0], int(np.prod(w.shape[1:]))
     if groups == 1:
-        return w.reshape(o, -1).T @ gy
-    wg = w.reshape(groups, o // groups, -1)
-    return np.matmul(wg.transpose(0, 2, 1), gy.reshape(groups, o // groups, -1)).reshape(-1, gy.shape[1])
+        return w.reshape(o, ck).T @ gy
+    wg = w.reshape(groups, o // groups, ck)
+    return np.matmul(wg.transpose(0, 2, 1), gy.reshape(groups, o // groups, gy.shape[1])).reshape(groups * ck,
+                                                                                                  gy.shape[1])
 
 
 def grouped_weight(rows, gy, groups, w_shape):
@@ -102,8 +104,9 @@ def grouped_weight(rows, gy, groups, w_shape):
     product, but OpenBLAS runs the long N*P reduction 1.5-2x faster in this orientation."""
     if groups == 1:
         return (rows @ gy.T).T.reshape(w_shape)
-    o = w_shape[0]
-    part = np.matmul(rows.reshape(groups, -1, rows.shape[1]), gy.reshape(groups, o // groups, -1).transpose(0, 2, 1))
+    o, ck = w_shape[0], int(np.prod(w_shape[1:]))
+    part = np.matmul(rows.reshape(groups, ck, rows.shape[1]),
+                     gy.reshape(groups, o // groups, gy.shape[1]).transpose(0, 2, 1))
     return part.transpose(0, 2, 1).reshape(w_shape)
 
 
@@ -120,6 +123,9 @@ def check_conv_args(op, x, w, d, stride, padding, dilation, groups):
     if min(w.shape[2:]) < 1:
         raise ValueError(f"{op}: the weight {w.shape} has an empty kernel_size {w.shape[2:]}; "
                          "every kernel dim must be >= 1")
+    if w.shape[0] < groups:        # PyTorch's check_shape_forward: so no conv has 0 out (transposed: in) channels
+        raise ValueError(f"{op}: given groups={groups}, expected weight to be at least {groups} at dimension 0, "
+                         f"but got weight of size {w.shape}")
     return stride, padding, dilation, int(groups)
 
 

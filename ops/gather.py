@@ -143,8 +143,9 @@ class IndexSelect(IndexOp):
         meta = ctx.input_metas[0]
         d = check_dim(self.name, dim, len(meta.shape))
         dx = np.zeros(kernel_shape(meta.shape), grad.dtype)
-        g = grad.reshape(dx.shape[:d] + (-1,) + dx.shape[d + 1:])
-        np.add.at(dx, (slice(None),) * d + (ctx.saved["index"].reshape(-1),), g)
+        index = ctx.saved["index"].reshape(-1)       # its length spelled out: -1 is ambiguous when x has an empty dim
+        g = grad.reshape(dx.shape[:d] + (index.size,) + dx.shape[d + 1:])
+        np.add.at(dx, (slice(None),) * d + (index,), g)
         return (dx.reshape(meta.shape), None)
 
     def gpu_forward(self, gpu, ctx, x, index, dim):

@@ -27,6 +27,9 @@ __global__ void NAME##_forward(const float* __restrict__ x, const float* __restr
                                float* __restrict__ loss, int n, float p) {                          \
     GRID_STRIDE_LOOP(i, n) loss[i] = NAME##_value(x[i], t[i], p);                                  \
 }                                                                                                  \
+POINTWISE_LOSS_BACKWARD(NAME)
+
+#define POINTWISE_LOSS_BACKWARD(NAME)                                                              \
 __global__ void NAME##_backward(const float* __restrict__ grad, const float* __restrict__ x,      \
                                 const float* __restrict__ t, float* dx, float* dt, int n,          \
                                 int need_x, int need_t, float p) {                                   \
@@ -103,7 +106,29 @@ __device__ __forceinline__ void kl_div_grads(float x, float t, float log_target,
     }
 }
 
-POINTWISE_LOSS_KERNELS(binary_cross_entropy)
+// binary_cross_entropy's forward checks its values on the device, as PyTorch does (its
+// "all elements of input/target should be between 0 and 1"): an input or target outside
+// [0, 1] (NaN included) gives a NaN loss and is reported in the device's error record
+// (GPUDevice.error_record), raised by the host at its next synchronisation. Word 1 is
+// atomicMax-ed with 2 for a bad input, 1 for a bad target, so a bad input is the one
+// reported whichever thread runs first (the cpu reference checks the input first too).
+__global__ void binary_cross_entropy_forward(const float* __restrict__ x, const float* __restrict__ t,
+                                             float* __restrict__ loss, int n, float p,
+                                             unsigned long long* error_record, unsigned long long error_code) {
+    GRID_STRIDE_LOOP(i, n) {
+        const float xi = x[i], ti = t[i];
+        const bool bad_x = !(xi >= 0.f && xi <= 1.f), bad_t = !(ti >= 0.f && ti <= 1.f);
+        if (bad_x || bad_t) {
+            loss[i] = NAN;
+            const unsigned long long old = atomicCAS(&error_record[0], 0ull, error_code);
+            if (old == 0ull || old == error_code)
+                atomicMax(&error_record[1], bad_x ? 2ull : 1ull);
+        } else {
+            loss[i] = binary_cross_entropy_value(xi, ti, p);
+        }
+    }
+}
+POINTWISE_LOSS_BACKWARD(binary_cross_entropy)
 POINTWISE_LOSS_KERNELS(binary_cross_entropy_with_logits)
 POINTWISE_LOSS_KERNELS(l1_loss)
 POINTWISE_LOSS_KERNELS(smooth_l1_loss)

@@ -2,6 +2,7 @@
 reduction='none'); nn.functional applies mean / sum (and weights) with the reduce ops.
 
     binary_cross_entropy              -(t log x + (1 - t) log(1 - x)), each log clamped at -100 (as PyTorch)
+                                      (x and t must lie in [0, 1], else an OpError, as PyTorch's RuntimeError)
     binary_cross_entropy_with_logits  (1 - t) z + log(1 + e^-z) = max(z, 0) - t z + log1p(e^-|z|): never
                                       exp of a positive number, exact at any |z|
     l1_loss                           |x - t|
@@ -15,6 +16,7 @@ Both inputs get gradients (PyTorch differentiates the target too). The kinks (d 
 """
 import numpy as np
 
+from tinygrad_cu.errors import OpError
 from tinygrad_cu.op import Domain, Meta, Op, register
 
 from .unary import launch_config
@@ -79,6 +81,14 @@ def _clamped_log(v):
         return np.maximum(np.log(v), -100.0)
 
 
+def bce_range_error(details):
+    """binary_cross_entropy's refusal of a value outside [0, 1] (PyTorch's RuntimeError;
+    an OpError is also a ValueError), on every device. details[0]: 2 input, 1 target
+    (the record's word 1, from binary_cross_entropy_forward in ops/loss.cu)."""
+    which = "input" if details[0] == 2 else "target"
+    return OpError(f"binary_cross_entropy: all elements of {which} should be between 0 and 1")
+
+
 @register
 class BinaryCrossEntropy(PointwiseLoss):
     name = "binary_cross_entropy"
@@ -86,7 +96,22 @@ class BinaryCrossEntropy(PointwiseLoss):
     target_domain = Domain(0.0, 1.0)
 
     def forward(self, ctx, x, t):
+        # as PyTorch: input and target must be probabilities (NaN is not one); input first
+        for which, v in ((2, x), (1, t)):
+            if v.size and not ((v >= 0) & (v <= 1)).all():
+                raise bce_range_error((which, 0, 0))
         return (-(t * _clamped_log(x) + (1 - t) * _clamped_log(1 - x))).astype(x.dtype)
+
+    # values checked on the device (no copy to the host): the kernel writes the device's
+    # error record, raised as bce_range_error at the next synchronisation
+    def gpu_forward(self, gpu, ctx, x, t):
+        gpu.require_dtype(self.name, x, t)
+        y = gpu.empty(x.shape, x.dtype)
+        if y.size:
+            record, code = gpu.error_record(bce_range_error)
+            grid, block = launch_config(gpu, y.size, "loss")
+            gpu.launch(SOURCE, self.kernels[0], grid, block, x, t, y, np.int32(y.size), np.float32(0), record, code)
+        return y
 
     def grads(self, x, t):
         # PyTorch's derivative, with the product clamped so x = 0 or 1 gives a large finite value

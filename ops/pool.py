@@ -52,6 +52,9 @@ def pool_geometry(op, shape, kernel_size, stride, padding, ceil_mode=False):
     p = pair(op, padding, "padding")
     if len(shape) != 4:
         raise ValueError(f"{op}: expected input (N, C, H, W), got {shape}")
+    if 0 in shape[1:]:            # PyTorch's pool2d_shape_check: only the batch may be empty
+        raise ValueError(f"{op}: expected input (N, C, H, W) with an optional 0 batch size but C, H, W "
+                         f"non-zero, got {shape}")
     if min(k) < 1 or min(s) < 1 or min(p) < 0 or p[0] * 2 > k[0] or p[1] * 2 > k[1]:
         raise ValueError(f"{op}: invalid kernel {k}, stride {s} or padding {p} "
                          "(padding may be at most half the kernel)")

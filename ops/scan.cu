@@ -162,6 +162,68 @@ __device__ __forceinline__ void argscan_rows(float sign, const float* __restrict
     }
 }
 
+// The same scan for int32 / int64 x (cummax / cummin of integer tensors), exact: no
+// sentinel value exists that loses to every integer, so an index of -1 marks "no element
+// yet" (the carry before the row, the padding past R), and it loses to every element.
+// Does the later (bi, bv) win over the earlier (ai, av)? Ties take the later index.
+#define INT_ARGSCAN(SUFFIX, T)                                                                     \
+__device__ __forceinline__ bool later_wins##SUFFIX(int sign, long long ai, T av, long long bi, T bv) \
+{                                                                                                  \
+    if (bi < 0) return ai < 0;                                                                     \
+    if (ai < 0) return true;                                                                       \
+    return sign > 0 ? bv >= av : bv <= av;                                                         \
+}                                                                                                  \
+__device__ __forceinline__ void argscan_rows##SUFFIX(int sign, const T* __restrict__ x,            \
+                                                     long long* __restrict__ idx, long long outer, \
+                                                     long long R, long long inner)                 \
+{                                                                                                  \
+    __shared__ T vals[REDUCE_MAX_THREADS];                                                         \
+    __shared__ long long idxs[REDUCE_MAX_THREADS];                                                 \
+    const unsigned t = threadIdx.x;                                                                \
+    for (long long q = blockIdx.x; q < outer * inner; q += gridDim.x) {                            \
+        const long long base = (q / inner) * R * inner + q % inner;                                \
+        T carry_v = 0;                                                                             \
+        long long carry_i = -1;                         /* no element yet */                       \
+        for (long long c = 0; c < R; c += blockDim.x) {                                            \
+            const long long r = c + t;                                                             \
+            T v = r < R ? x[base + r * inner] : (T)0;                                              \
+            long long iv = r < R ? r : -1;                                                         \
+            vals[t] = v;                                                                           \
+            idxs[t] = iv;                                                                          \
+            __syncthreads();                            /* every pair written */                   \
+            for (unsigned d = 1; d < blockDim.x; d <<= 1) {                                        \
+                T lv = 0;                                                                          \
+                long long li = -1;                                                                 \
+                if (t >= d) { lv = vals[t - d]; li = idxs[t - d]; }                                \
+                __syncthreads();                        /* all reads of this level done */         \
+                if (t >= d && !later_wins##SUFFIX(sign, li, lv, iv, v)) { v = lv; iv = li; }       \
+                vals[t] = v;                                                                       \
+                idxs[t] = iv;                                                                      \
+                __syncthreads();                        /* level written before the next reads */  \
+            }                                                                                      \
+            if (r < R) idx[base + r * inner] = later_wins##SUFFIX(sign, carry_i, carry_v, iv, v) ? iv : carry_i; \
+            const T tv = vals[blockDim.x - 1];                                                     \
+            const long long ti = idxs[blockDim.x - 1];                                             \
+            if (c + blockDim.x <= R && later_wins##SUFFIX(sign, carry_i, carry_v, ti, tv)) {       \
+                carry_v = tv; carry_i = ti;                                                        \
+            }                                                                                      \
+            __syncthreads();                            /* total read before the next chunk */     \
+        }                                                                                          \
+    }                                                                                              \
+}                                                                                                  \
+__global__ void argcummax##SUFFIX##_forward(const T* x, long long* idx, long long outer, long long R, \
+                                            long long inner) {                                     \
+    argscan_rows##SUFFIX(1, x, idx, outer, R, inner);                                              \
+}                                                                                                  \
+__global__ void argcummin##SUFFIX##_forward(const T* x, long long* idx, long long outer, long long R, \
+                                            long long inner) {                                     \
+    argscan_rows##SUFFIX(-1, x, idx, outer, R, inner);                                             \
+}
+
+typedef long long argscan_i64;
+INT_ARGSCAN(_i32, int)
+INT_ARGSCAN(_i64, argscan_i64)
+
 // indices of cummax along the middle axis of (outer, R, inner)
 __global__ void argcummax_forward(const float* x, long long* idx, long long outer, long long R, long long inner)
 {

@@ -106,14 +106,38 @@ class Cumprod(ScanOp):
         return (dx,)
 
 
+INT_SUFFIX = {dtypes.int32: "_i32", dtypes.int64: "_i64"}
+
+
 class ArgScanOp(ScanOp):
-    """Index of the running max/min along the axis: ties and NaN take the later index."""
+    """Index of the running max/min along the axis: ties and NaN take the later index.
+    int32 / int64 x too, compared exactly (kernels argcum{max,min}_i32/_i64_forward)."""
     differentiable = False
     saves = ()
     sign = 1.0
 
+    def __init__(self):
+        super().__init__()
+        self.kernels += tuple(f"{self.name}{s}_forward" for s in INT_SUFFIX.values())
+
     def out_dtype(self, dtype):
         return dtypes.int64
+
+    def infer(self, x, axis=-1):
+        if x.dtype in INT_SUFFIX:              # ScanOp.infer checks for a float
+            return super().infer(Meta(x.shape, dtypes.float32), axis)
+        return super().infer(x, axis)
+
+    def gpu_forward(self, gpu, ctx, x, axis=-1):
+        if x.dtype not in INT_SUFFIX:
+            return super().gpu_forward(gpu, ctx, x, axis)
+        y = gpu.empty(x.shape, dtypes.int64)
+        if y.size:
+            outer, R, inner = rows_view(x.shape, axis)
+            grid, block = launch_config(gpu, outer * inner, R)
+            gpu.launch(SOURCE, f"{self.name}{INT_SUFFIX[x.dtype]}_forward", grid, block, x, y, np.int64(outer),
+                       np.int64(R), np.int64(inner))
+        return y
 
     def forward(self, ctx, x, axis=-1):
         v = along(x, axis)
@@ -123,7 +147,8 @@ class ArgScanOp(ScanOp):
         best = v[..., 0].copy()
         for r in range(1, v.shape[-1]):
             cur = v[..., r]
-            wins = np.isnan(cur) | (~np.isnan(best) & (self.sign * cur >= self.sign * best))
+            later = cur >= best if self.sign > 0 else cur <= best      # no sign * v: exact for int64
+            wins = np.isnan(cur) | (~np.isnan(best) & later)
             best = np.where(wins, cur, best)
             idx[..., r] = np.where(wins, r, idx[..., r - 1])
         return np.array(np.moveaxis(idx, -1, axis if x.ndim else 0).reshape(x.shape), order="C")

@@ -5,7 +5,9 @@ sort, topk, cummax and cummin return values that carry a gradient).
 
 x and indices have the same number of dims and the same sizes except along `axis`.
 `unique=True` promises that the indices of each row are distinct (sort, topk, max), so
-the backward stores instead of adding. Kernels: ops/values_at.cu.
+the backward stores instead of adding. x may also be int32 or int64 (max/min(dim) and
+friends of integer tensors): copied exactly, forward only (an integer output has no
+gradient). Kernels: ops/values_at.cu.
 """
 import numpy as np
 
@@ -15,6 +17,7 @@ from tinygrad_cu.op import Meta, Op, normalize_axes, register
 from .reduce import rows_view
 
 SOURCE = "values_at.cu"
+INT_KERNELS = {dtypes.int32: "values_at_i32_forward", dtypes.int64: "values_at_i64_forward"}
 
 
 def index_error(details):
@@ -29,10 +32,11 @@ class ValuesAt(Op):
     name = "values_at"
     n_inputs = 2
     saves = ("inputs",)
-    kernels = ("values_at_forward", "values_at_backward_unique", "values_at_backward")
+    kernels = ("values_at_forward", "values_at_backward_unique", "values_at_backward") + tuple(INT_KERNELS.values())
 
     def infer(self, x, indices, axis=-1, unique=False):
-        self.check_float(x)
+        if x.dtype not in INT_KERNELS:
+            self.check_float(x)
         if indices.dtype != dtypes.int64:
             raise TypeError(f"values_at: indices must be int64, got {indices.dtype}")
         if len(x.shape) != len(indices.shape):
@@ -63,14 +67,17 @@ class ValuesAt(Op):
         return dx, None
 
     def gpu_forward(self, gpu, ctx, x, indices, axis=-1, unique=False):
-        gpu.require_dtype(self.name, x)
+        kernel = INT_KERNELS.get(x.dtype)
+        if kernel is None:
+            gpu.require_dtype(self.name, x)
+            kernel = "values_at_forward"
         out = gpu.empty(indices.shape, x.dtype)
         if out.size:
             outer, R, inner = rows_view(x.shape, axis)
             K = rows_view(indices.shape, axis)[1]
             record, code = gpu.error_record(index_error)
             grid, block = gpu.grid_1d(out.size)
-            gpu.launch(SOURCE, "values_at_forward", grid, block, x, indices, out, np.int64(outer),
+            gpu.launch(SOURCE, kernel, grid, block, x, indices, out, np.int64(outer),
                        np.int64(R), np.int64(K), np.int64(inner), record, code)
         return out
 

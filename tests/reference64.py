@@ -297,6 +297,8 @@ def pool(kind, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
             o -= 1
         n_out.append(o)
     y = np.zeros(x.shape[:2] + tuple(n_out))
+    if y.size == 0:                      # an empty batch (or no channel): no window to reduce
+        return y
     for i in range(n_out[0]):
         for j in range(n_out[1]):
             h0, w0 = i * s[0] - p[0], j * s[1] - p[1]
@@ -401,11 +403,11 @@ def forward(name, arrays, attrs):
     if name in ("any", "all"):               # nonzero-ness, reduced by Python's any/all per output
         x, axes = arrays[0], _axes(attrs["axis"], arrays[0].ndim)
         kept = [d for d in range(x.ndim) if d not in axes]
-        moved = np.transpose(x, kept + list(axes)).reshape([x.shape[d] for d in kept] + [-1])
-        fn = any if name == "any" else all
-        out = np.array([fn(bool(e != 0) for e in row) for row in
-                        moved.reshape(int(np.prod(moved.shape[:-1])), moved.shape[-1])],
-                       dtype=bool).reshape(moved.shape[:-1])
+        kept_shape = [x.shape[d] for d in kept]
+        reduced = int(np.prod([x.shape[d] for d in axes]))   # explicit: -1 is ambiguous once a dim is 0
+        rows = np.transpose(x, kept + list(axes)).reshape(int(np.prod(kept_shape)), reduced)
+        fn = any if name == "any" else all                   # an empty row: any() False, all() True
+        out = np.array([fn(bool(e != 0) for e in row) for row in rows], dtype=bool).reshape(kept_shape)
         if attrs["keepdims"]:
             out = out.reshape([1 if d in axes else x.shape[d] for d in range(x.ndim)])
         return out
@@ -431,7 +433,7 @@ def forward(name, arrays, attrs):
         return out
     if name == "logsumexp":                  # plain: the row max taken out by hand
         x, axis = arrays[0], attrs["axis"]
-        m = np.max(x, axis=axis, keepdims=True)
+        m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)   # an empty row: m = -inf, log(0) = -inf
         out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
         return out if attrs["keepdims"] else np.squeeze(out, axis=axis)
     if name in ("argmax", "argmin"):

@@ -79,6 +79,8 @@ def flip(x, dims):
 def roll(x, shifts, dims=None):
     if dims is None:
         return roll(x.reshape(-1), shifts, (0,)).reshape(x.shape)
+    if x.ndim == 0:              # PyTorch wraps a 0-d tensor's dims (0, -1) as those of one element
+        return roll(x.reshape(1), shifts, dims).reshape(())
     total = [0] * x.ndim
     for s, d in zip(shifts, dims):
         total[d % x.ndim] += s

@@ -27,6 +27,20 @@ def test_conv_channel_and_size_mismatch():
         F.conv2d(tg.ones(1, 8, 8), tg.ones(1, 1, 3, 3))
 
 
+
+@pytest.mark.parametrize("device", ["cpu", "emu"])
+def test_conv_with_fewer_weight_rows_than_groups_is_refused_as_pytorch(device):
+    """PyTorch: 'expected weight to be at least <groups> at dimension 0', so no conv has 0
+    output channels (conv_transpose: 0 input channels), even on an empty batch."""
+    device_or_skip(device)
+    z = lambda *s: tg.zeros(*s, device=device)
+    for x, w, groups in [(z(2, 3, 7, 6), z(0, 3, 3, 3), 1), (z(0, 4, 7, 6), z(0, 2, 3, 2), 2)]:
+        with pytest.raises(RuntimeError, match=f"expected weight to be at least {groups} at dimension 0"):
+            F.conv2d(x, w, groups=groups).numpy()
+    with pytest.raises(ValueError, match="expected weight to be at least 1 at dimension 0"):
+        F.conv_transpose2d(z(1, 0, 3, 3), z(0, 2, 2, 2)).numpy()
+    assert F.conv2d(z(0, 4, 7, 6), z(2, 2, 3, 2), groups=2).shape == (0, 2, 5, 5)
+
 def test_integer_tensors_where_floats_are_needed():
     with pytest.raises(TypeError, match="exp: expected floating point.*int64"):
         tg.tensor([1, 2]).exp()

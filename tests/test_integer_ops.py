@@ -1,5 +1,6 @@
 """The integer group (issue 11): `& | ^ ~ << >>` on integer and bool tensors, and max /
-min / argmax / argmin and comparisons on integer tensors, on cpu and emu.
+min / argmax / argmin (max/min(dim), sort, topk, cummax) and comparisons on integer
+tensors, on cpu and emu.
 
 Expected values are PyTorch 2.13's for the same inputs (run side by side once and
 written down here), which a reader can check by hand."""
@@ -79,6 +80,66 @@ def test_max_min_argmax_argmin_of_int64_are_exact_beyond_float32(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_max_min_of_dim_of_integers_return_exact_values_and_indices(device, dtype):
+    """Tensor.max(dim) / min(dim) read their values with values_at, which has int32 and
+    int64 kernels (forward only: an integer output has no gradient)."""
+    device_or_skip(device)
+    x = tg.tensor(np.array([[3, -7, 3, 1], [0, 5, 9, 9]], dtype), device=device)
+    top, low = x.max(1), x.min(dim=0, keepdim=True)
+    assert top.values.dtype == x.dtype and top.values.tolist() == [3, 9] and top.indices.tolist() == [0, 2]
+    assert low.values.tolist() == [[0, -7, 3, 1]] and low.indices.tolist() == [[1, 0, 0, 0]]
+    assert not top.values.requires_grad
+    assert tg.tensor(np.array(4, dtype), device=device).min(0).values.tolist() == 4      # 0-d
+    picked = apply("values_at", x, tg.tensor([[3, 1], [2, 0]], device=device), axis=1, unique=True)
+    assert picked.dtype == x.dtype and picked.tolist() == [[1, -7], [9, 0]]
+    if dtype == np.int64:                         # exact beyond float32 / float64's 53 bits
+        big = tg.tensor([[2 ** 62 + 1, 2 ** 62], [-(2 ** 62) - 1, 5]], device=device)
+        assert big.max(1).values.tolist() == [2 ** 62 + 1, 5]
+        assert big.min(1).values.tolist() == [2 ** 62, -(2 ** 62) - 1]
+    with pytest.raises(IndexError, match="out of"):
+        apply("values_at", x, tg.tensor([[4], [0]], device=device), axis=1).numpy()
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_sort_argsort_topk_of_integers_are_exact_and_stable(device, dtype):
+    device_or_skip(device)
+    low = np.iinfo(dtype).min                     # -low overflows: the descending order must not negate
+    x = tg.tensor(np.array([[5, low, -1, low, 7], [2, 2, 0, 9, 2]], dtype), device=device)
+    up, down = x.sort(1), x.sort(dim=1, descending=True)
+    assert up.values.dtype == x.dtype and up.values.tolist() == [[low, low, -1, 5, 7], [0, 2, 2, 2, 9]]
+    assert up.indices.tolist() == [[1, 3, 2, 0, 4], [2, 0, 1, 4, 3]]            # ties keep their order
+    assert down.values.tolist() == [[7, 5, -1, low, low], [9, 2, 2, 2, 0]]
+    assert down.indices.tolist() == [[4, 0, 2, 1, 3], [3, 0, 1, 4, 2]]
+    assert x.argsort(dim=0).tolist() == [[1, 0, 0, 0, 1], [0, 1, 1, 1, 0]]
+    top = x.topk(2, dim=1)
+    assert top.values.tolist() == [[7, 5], [9, 2]] and top.indices.tolist() == [[4, 0], [3, 0]]
+    assert x.topk(1, dim=1, largest=False).values.tolist() == [[low], [0]]
+    # a row longer than the shared-memory network (1024): the global-memory kernels
+    row = (np.arange(1500) * 7919 % 1500 - 750).astype(dtype)
+    got = tg.tensor(row, device=device).sort(descending=True)
+    np.testing.assert_array_equal(got.values.numpy(), np.arange(749, -751, -1))
+    np.testing.assert_array_equal(row[got.indices.numpy()], got.values.numpy())
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_cummax_cummin_of_integers_are_exact_ties_taking_the_later_index(device, dtype):
+    device_or_skip(device)
+    x = tg.tensor(np.array([[1, 3, 2, 3, 0, 5], [-4, -4, -9, 0, -9, 1]], dtype), device=device)
+    top, low = x.cummax(1), x.cummin(dim=1)
+    assert top.values.dtype == x.dtype and top.values.tolist() == [[1, 3, 3, 3, 3, 5], [-4, -4, -4, 0, 0, 1]]
+    assert top.indices.tolist() == [[0, 1, 1, 3, 3, 5], [0, 1, 1, 3, 3, 5]]
+    assert low.values.tolist() == [[1, 1, 1, 1, 0, 0], [-4, -4, -9, -9, -9, -9]]
+    assert low.indices.tolist() == [[0, 0, 0, 0, 4, 4], [0, 1, 2, 2, 4, 4]]
+    # a row longer than a block: the carry between chunks; runs of ties across their borders
+    steps = tg.tensor((np.arange(3000) // 700).astype(dtype), device=device)
+    assert steps.cummax(0).indices.tolist() == list(range(3000))                 # every tie is the later one
+    assert steps.cummin(0).indices.tolist() == list(range(700)) + [699] * 2300
+    if dtype == np.int64:
+        big = tg.tensor([2 ** 60 + 1, 2 ** 60, 2 ** 60 + 1], device=device)
+        assert big.cummax(0).indices.tolist() == [0, 0, 2] and big.cummin(0).indices.tolist() == [0, 1, 1]
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_comparisons_of_int32_uint8_and_bool(device):
     device_or_skip(device)
     a = tg.tensor(np.array([[3, 1, 7]], np.int32), device=device)
@@ -104,3 +165,6 @@ def test_integer_reduction_kernels_pass_race_mode(monkeypatch):
     t = tg.tensor(x, device="emu")
     np.testing.assert_array_equal(apply("max", t, axis=1).numpy(), x.max(axis=1))
     np.testing.assert_array_equal(t.argmin(dim=1).numpy(), x.argmin(axis=1))
+    # the integer sort network and running-extremum scan: the same shared-memory patterns
+    np.testing.assert_array_equal(t.argsort(dim=1).numpy(), np.argsort(x, axis=1, kind="stable"))
+    np.testing.assert_array_equal(t.cummax(1).values.numpy(), np.maximum.accumulate(x, axis=1))

@@ -118,6 +118,20 @@ def test_losses_at_extreme_logits(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+def test_binary_cross_entropy_refuses_values_outside_0_1_as_pytorch(device):
+    """PyTorch: RuntimeError 'all elements of input (target) should be between 0 and 1',
+    the input checked first, NaN refused too; emu checks on the device and raises at
+    the next synchronisation, and the device is fine afterwards."""
+    device_or_skip(device)
+    for x, t, which in [([0.5, 1.25], [0.0, 1.0], "input"), ([-0.1], [2.0], "input"),
+                        ([np.nan], [0.5], "input"), ([0.5, 0.5], [0.5, -1.0], "target")]:
+        with pytest.raises(RuntimeError, match=f"all elements of {which} should be between 0 and 1"):
+            F.binary_cross_entropy(on(device, x), on(device, t), reduction="none").numpy()
+    ok = F.binary_cross_entropy(on(device, [0.25, 0.0, 1.0]), on(device, [1.0, 0.0, 1.0]), reduction="none")
+    np.testing.assert_allclose(ok.numpy(), [np.log(4), 0.0, 0.0], **tol(device))
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_pointwise_losses_and_reductions(device):
     device_or_skip(device)
     rng = np.random.default_rng(3)

@@ -16,12 +16,13 @@ import pytest
 import tinygrad_cu as tg
 from tinygrad_cu.autograd import apply
 from tinygrad_cu.op import REGISTRY
+from tinygrad_cu.ops.optim import UpdateOp
 
 import reference64
 from conftest import device_or_skip
 from op_cases import cases_for
 
-UPDATE_OPS = {"sgd_step", "adam_step"}        # in-place optimiser steps: tests/test_optim.py
+UPDATE_OPS = {n for n, op in REGISTRY.items() if isinstance(op, UpdateOp)}   # in-place optimiser steps: tests/test_optim.py
 OPS = sorted(set(REGISTRY) - UPDATE_OPS)
 
 # hand-written cases the derivation below cannot reach
@@ -38,8 +39,9 @@ EXTRA = {
     "matmul": [([(2, 0), (0, 3)], {}), ([(0, 4), (4, 2)], {})],
     "matmul_nt": [([(2, 0), (3, 0)], {})],
     "conv": [([(0, 3, 7, 6), (4, 3, 3, 3), (4,)], dict(stride=1, padding=1)),     # an empty batch
-             ([(2, 3, 7, 6), (0, 3, 3, 3)], dict(stride=1, padding=0)),           # no output channel
-             ([(0, 2, 9), (3, 2, 3)], dict(stride=2, padding=0))],
+             ([(2, 3, 7, 6), (0, 3, 3, 3)], dict(stride=1, padding=0)),           # no output channel: refused (PyTorch)
+             ([(0, 2, 9), (3, 2, 3)], dict(stride=2, padding=0)),
+             ([(0, 4, 7, 6), (2, 2, 3, 2), (2,)], dict(stride=1, padding=0, groups=2))],   # grouped, empty batch
 }
 
 

@@ -28,3 +28,18 @@ def test_pool_arguments_are_checked_before_any_kernel(pool, device, what, args, 
 def test_valid_pair_forms_still_work():
     x = tg.ones(1, 1, 6, 6)
     assert F.avg_pool2d(x, [2, 3], stride=(2, 3), padding=[1, 1]).shape == (1, 1, 4, 2)   # (6+2-2)//2+1, (6+2-3)//3+1
+
+
+@pytest.mark.parametrize("device", ["cpu", "emu"])
+@pytest.mark.parametrize("pool", ["max_pool2d", "avg_pool2d"])
+def test_only_the_batch_may_be_empty_as_pytorch(pool, device):
+    """PyTorch's pool2d_shape_check: an empty batch gives an empty output (and gradient);
+    an empty C, H or W is refused, even where ceil_mode and padding would leave a window."""
+    device_or_skip(device)
+    x = tg.zeros(0, 3, 8, 9, device=device, requires_grad=True)
+    y = getattr(F, pool)(x, 3, stride=2, padding=1)
+    y.sum().backward()
+    assert y.shape == (0, 3, 4, 5) and y.numpy().shape == (0, 3, 4, 5) and x.grad.shape == (0, 3, 8, 9)
+    for shape in [(2, 0, 8, 9), (2, 3, 0, 9), (2, 3, 8, 0)]:
+        with pytest.raises(RuntimeError, match=f"{pool}: expected input .* optional 0 batch size"):
+            getattr(F, pool)(tg.zeros(*shape, device=device), 3, stride=2, padding=(0, 1), ceil_mode=True).numpy()
