@@ -23,3 +23,14 @@ def device_or_skip(name):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+WARMUP_FROM_TESTS = 200     # a run of this many tests uses most kernel files: compile them first
+
+
+def pytest_collection_finish(session):
+    """A long run (the whole suite, or CI) compiles every emu kernel file up front, one
+    compiler per core (tg.warmup), instead of one at a time at each file's first launch:
+    on 2 cores that halves the compile wait of a cold cache. Short runs compile lazily."""
+    if len(session.items) >= WARMUP_FROM_TESTS and tg.device_status("emu")[0]:
+        tg.warmup("emu", progress=False)
