@@ -129,17 +129,28 @@ def flat_indices(x_shape, g, arg):
 
 def scatter_taps(x_shape, g, grad_at_tap, dtype):
     """The adjoint of tap_views: put each offset's gradient (N, C, *out) back into x.
-    grad_at_tap(tap, start, stop) returns images start:stop of that offset's gradient;
-    the cpu threads each do their own images."""
+    grad_at_tap(tap, start, stop, dest) writes (or, with dest=None, returns) images
+    start:stop of that offset's gradient; the cpu threads each do their own images.
+    Where windows cannot overlap (stride >= the dilated kernel's extent) each input is
+    in at most one window, so gradients are written straight into dx instead of added
+    (LeNet's 2x2 pools); where they also tile the input exactly, dx needs no zeroing."""
     n, c = x_shape[:2]
+    spatial = tuple(x_shape[2:])
+    disjoint = all(s >= dl * (k - 1) + 1 for s, k, dl in zip(g.s, g.k, g.dil))
+    tiled = disjoint and g.s == g.k and set(g.dil) == {1} and not any(b or a for b, a in g.pads) and \
+        tuple(o * s for o, s in zip(g.out, g.s)) == spatial
     dx = np.empty(x_shape, dtype)
+    interior = (slice(None),) * 2 + tuple(slice(b, b + m) for m, (b, _) in zip(spatial, g.pads))
 
     def work(start, stop):
-        dxp = padded(np.zeros((stop - start, c) + tuple(x_shape[2:]), dtype), g, 0)
+        dxp = dx[start:stop] if tiled else padded(np.zeros((stop - start, c) + spatial, dtype), g, 0)
         for tap, view in enumerate(tap_views(dxp, g)):
-            view += grad_at_tap(tap, start, stop)
-        interior = tuple(slice(b, b + s) for s, (b, _) in zip(x_shape[2:], g.pads))
-        np.copyto(dx[start:stop], dxp[(slice(None),) * 2 + interior])
+            if disjoint:
+                grad_at_tap(tap, start, stop, dest=view)
+            else:
+                view += grad_at_tap(tap, start, stop, dest=None)
+        if not tiled:
+            np.copyto(dx[start:stop], dxp[interior])
     cpu_parallel.for_batch(n, work, int(np.prod(x_shape[1:])))
     return dx
 
@@ -260,9 +271,12 @@ class MaxPool(Pool):
         finite = bool(np.isfinite(grad).all())
         zero = grad.dtype.type(0)
 
-        def at_tap(tap, start, stop):
+        def at_tap(tap, start, stop, dest):
             g_, chosen = grad[start:stop], arg[start:stop] == tap
-            return g_ * chosen if finite else np.where(chosen, g_, zero)
+            if finite:
+                return np.multiply(g_, chosen, out=dest)
+            picked = np.where(chosen, g_, zero)
+            return picked if dest is None else np.copyto(dest, picked)
         return (scatter_taps(shape, g, at_tap, grad.dtype),)
 
     def gpu_forward(self, gpu, ctx, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
@@ -390,7 +404,9 @@ class AvgPool(Pool):
         shape = ctx.input_metas[0].shape
         g = self.geometry(shape, kernel_size, stride, padding, ceil_mode)
         share = grad / self.divisors(shape, g, ceil_mode, count_include_pad, divisor_override, grad.dtype)
-        return (scatter_taps(shape, g, lambda tap, start, stop: share[start:stop], grad.dtype),)
+        def at_tap(tap, start, stop, dest):
+            return share[start:stop] if dest is None else np.copyto(dest, share[start:stop])
+        return (scatter_taps(shape, g, at_tap, grad.dtype),)
 
     def launch(self, gpu, kernel, n, bufs, shape, g, count_include_pad, divisor_override):
         gpu.require_dtype(self.name, *bufs)
