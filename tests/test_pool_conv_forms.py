@@ -142,3 +142,15 @@ def test_1d_and_3d_layers_match_the_reference(device, rng):
     y, idx = nn.MaxPool1d(3, return_indices=True)(cast(x1))
     np.testing.assert_array_equal(idx.numpy(), reference64.pool("idx", x1, 3))
     assert nn.MaxUnpool1d(3)(y, idx).shape == (2, 3, 9)
+
+
+def test_unbatched_inputs_are_a_batch_of_one(rng):
+    x = rng.standard_normal((3, 6, 7)).astype(np.float32)
+    y, idx = F.max_pool2d(tg.Tensor(x), 2, return_indices=True)
+    y1, idx1 = F.max_pool2d(tg.Tensor(x[None]), 2, return_indices=True)
+    assert y.shape == idx.shape == (3, 3, 3)
+    np.testing.assert_array_equal(y.numpy(), y1.numpy()[0])
+    np.testing.assert_array_equal(idx.numpy(), idx1.numpy()[0])
+    assert F.max_unpool2d(y, idx, 2, output_size=(6, 7)).shape == (3, 6, 7)
+    np.testing.assert_allclose(F.avg_pool1d(tg.Tensor(x[0]), 3).numpy(), reference64.pool("avg", x[:1], 3)[0],
+                               rtol=1e-6)

@@ -5,18 +5,31 @@ op max_pool_indices (the same window walk, int64 flat indices into each input pl
 max_unpool is a composite, as in PyTorch: zeros of the output size with the input
 scattered to `indices` in each flattened plane (the scatter op; its backward gathers).
 padding also takes tinygrad's per-side form, 2 * dims ints for the last dim first as
-F.pad (ops/pool.py).
+F.pad (ops/pool.py). An unbatched input (C, *spatial) is pooled as a batch of one, as
+PyTorch.
 """
 from ..autograd import apply
 from ..creation import zeros
 from ..errors import OpError
 
 
+def batched(d, fn, x, *more):
+    """fn on x (and `more` tensors of its shape) as (N, C, *spatial); an unbatched
+    (C, *spatial) input as a batch of one, its result(s) without that batch dim again."""
+    if x.ndim != d + 1:
+        return fn(x, *more)
+    out = fn(x.unsqueeze(0), *(m.unsqueeze(0) for m in more))
+    return tuple(o.squeeze(0) for o in out) if isinstance(out, tuple) else out.squeeze(0)
+
+
 def _max_pool(d, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     attrs = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
                  ceil_mode=bool(ceil_mode))
-    y = apply(f"max_pool{d}d", x, **attrs)
-    return (y, apply("max_pool_indices", x.detach(), **attrs)) if return_indices else y
+
+    def pool(x):
+        y = apply(f"max_pool{d}d", x, **attrs)
+        return (y, apply("max_pool_indices", x.detach(), **attrs)) if return_indices else y
+    return batched(d, pool, x)
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -35,9 +48,9 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 def _avg_pool(d, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override=None):
-    return apply(f"avg_pool{d}d", x, kernel_size=kernel_size, stride=stride, padding=padding,
-                 ceil_mode=bool(ceil_mode), count_include_pad=bool(count_include_pad),
-                 divisor_override=divisor_override)
+    return batched(d, lambda x: apply(f"avg_pool{d}d", x, kernel_size=kernel_size, stride=stride, padding=padding,
+                                      ceil_mode=bool(ceil_mode), count_include_pad=bool(count_include_pad),
+                                      divisor_override=divisor_override), x)
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
@@ -80,6 +93,11 @@ def unpooled_size(name, x, d, kernel_size, stride, padding, output_size):
 
 
 def _max_unpool(d, x, indices, kernel_size, stride, padding, output_size):
+    return batched(d, lambda x, i: _max_unpool_batch(d, x, i, kernel_size, stride, padding, output_size),
+                   x, indices)
+
+
+def _max_unpool_batch(d, x, indices, kernel_size, stride, padding, output_size):
     name = f"max_unpool{d}d"
     if x.ndim != d + 2 or tuple(indices.shape) != tuple(x.shape):
         raise OpError(f"{name}: expected input (N, C, *spatial) with {d} spatial dims and indices of its "
