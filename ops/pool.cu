@@ -83,8 +83,10 @@ __device__ __forceinline__ void window_max_##T(const T* x, const PoolGeometry& g
     *best = top;                                                                                   \
     *best_at = at;                                                                                 \
 }
+typedef long long int64;           // one token, for the ## in window_max_##T
 WINDOW_MAX(float)
 WINDOW_MAX(int)
+WINDOW_MAX(int64)
 
 // y[o] = the maximum of window o; index[o] = its flat index in the input plane.
 #define MAX_POOL_FORWARD(NAME, T, LOWEST)                                                          \
@@ -98,6 +100,7 @@ __global__ void NAME(const T* x, T* y, long long* index, const long long* table)
 }
 MAX_POOL_FORWARD(max_pool_forward, float, -INFINITY)
 MAX_POOL_FORWARD(max_pool_forward_i32, int, (int)(-2147483647 - 1))
+MAX_POOL_FORWARD(max_pool_forward_i64, int64, (int64)(-9223372036854775807LL - 1))
 
 // The windows covering input position i along dim d at kernel tap t: the window o with
 // o * stride - pad + t * dilation = i, if any (else -1).
@@ -152,6 +155,7 @@ __global__ void NAME(const T* x, long long* index, const long long* table)      
 }
 MAX_POOL_INDICES(max_pool_indices, float, -INFINITY)
 MAX_POOL_INDICES(max_pool_indices_i32, int, (int)(-2147483647 - 1))
+MAX_POOL_INDICES(max_pool_indices_i64, int64, (int64)(-9223372036854775807LL - 1))
 
 // The divisor of average pooling's window o (one dim at a time), PyTorch's rule: the
 // window clipped to the padded input (count_include_pad; the kernel size unless

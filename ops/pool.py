@@ -27,7 +27,8 @@ from tinygrad_cu.op import Meta, Op, register
 from . import cpu_parallel
 
 SOURCE = "pool.cu"
-INT_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))      # max pooling's, as PyTorch on cpu
+INT_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))      # max pooling's too, as PyTorch
+KERNEL_SUFFIX = {np.dtype(np.int32): "_i32", np.dtype(np.int64): "_i64"}   # float32: no suffix
 
 
 def _is_int(v):
@@ -246,7 +247,7 @@ class Pool(Op):
 
 class MaxPool(Pool):
     """CUDA: max_pool_forward(x, y, index, table) and max_pool_backward(grad, index, dx, table)."""
-    kernels = ("max_pool_forward", "max_pool_backward", "max_pool_forward_i32")
+    kernels = ("max_pool_forward", "max_pool_backward", "max_pool_forward_i32", "max_pool_forward_i64")
     float_only = False
 
     def check_dtype(self, x):
@@ -280,9 +281,8 @@ class MaxPool(Pool):
         return (scatter_taps(shape, g, at_tap, grad.dtype),)
 
     def gpu_forward(self, gpu, ctx, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-        kernel = {np.dtype(np.float32): "max_pool_forward", np.dtype(np.int32): "max_pool_forward_i32"}.get(x.dtype)
-        if kernel is None:
-            raise TypeError(f"{self.name}: device {gpu.name} runs {self.name} on float32 and int32, got {x.dtype}")
+        kernel = "max_pool_forward" + KERNEL_SUFFIX.get(x.dtype, "")
+        gpu.require_dtype(self.name, x, dtype=x.dtype if x.dtype in KERNEL_SUFFIX else np.float32)
         g = self.geometry(x.shape, kernel_size, stride, padding, ceil_mode, dilation)
         y = gpu.empty(x.shape[:2] + g.out, x.dtype)
         index = gpu.empty(y.shape, np.int64)            # each window's choice, for the backward
@@ -336,7 +336,7 @@ class MaxPoolIndices(Op):
     differentiable = False
     float_only = False
     saves = ()
-    kernels = ("max_pool_indices", "max_pool_indices_i32")
+    kernels = ("max_pool_indices", "max_pool_indices_i32", "max_pool_indices_i64")
     test_attrs = (dict(kernel_size=3, stride=1, padding=1), dict(kernel_size=(3, 2), dilation=(2, 3)),
                   dict(kernel_size=2, stride=2, ceil_mode=True))
 
@@ -354,9 +354,8 @@ class MaxPoolIndices(Op):
         return flat_indices(x.shape, g, window_argmax(x, g)[1])
 
     def gpu_forward(self, gpu, ctx, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-        kernel = {np.dtype(np.float32): "max_pool_indices", np.dtype(np.int32): "max_pool_indices_i32"}.get(x.dtype)
-        if kernel is None:
-            raise TypeError(f"{self.name}: device {gpu.name} runs it on float32 and int32, got {x.dtype}")
+        kernel = "max_pool_indices" + KERNEL_SUFFIX.get(x.dtype, "")
+        gpu.require_dtype(self.name, x, dtype=x.dtype if x.dtype in KERNEL_SUFFIX else np.float32)
         g = pool_geometry(self.name, x.shape, len(x.shape) - 2, kernel_size, stride, padding, dilation, ceil_mode)
         index = gpu.empty(x.shape[:2] + g.out, np.int64)
         if index.size:

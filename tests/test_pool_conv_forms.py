@@ -111,12 +111,16 @@ def test_max_unpool_puts_each_value_back_at_its_index(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_integer_max_pooling(device):
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_integer_max_pooling(device, dtype):
     device_or_skip(device)
-    x = on(device, np.arange(20, dtype=np.int32).reshape(1, 1, 4, 5))
-    y = F.max_pool2d(x, 2, padding=1)
-    assert y.dtype == tg.int32
-    np.testing.assert_array_equal(y.numpy()[0, 0], [[0, 2, 4], [10, 12, 14], [15, 17, 19]])
+    low = np.iinfo(dtype).min                 # the dtype's lowest is a value, not padding
+    x = on(device, np.array([[low, low, 3], [low, low, 1], [7, 2, low]], dtype)[None, None])
+    y, idx = F.max_pool2d(x, 2, stride=1, padding=1, return_indices=True)
+    assert y.dtype == dtype
+    np.testing.assert_array_equal(y.numpy()[0, 0], [[low, low, 3, 3], [low, low, 3, 3], [7, 7, 2, 1],
+                                                    [7, 7, 2, low]])
+    np.testing.assert_array_equal(idx.numpy()[0, 0], [[0, 0, 2, 2], [0, 0, 2, 2], [6, 6, 7, 5], [6, 6, 7, 8]])
 
 
 @pytest.mark.parametrize("pool", ["max_pool2d", "avg_pool2d"])
