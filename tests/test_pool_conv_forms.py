@@ -48,7 +48,8 @@ def test_conv_padding_forms_match_a_padded_or_cropped_input(x_shape, w_shape, at
     got = conv(on(device, x.astype(dtype)), on(device, w.astype(dtype)), **attrs).numpy()
     rest = {k: v for k, v in attrs.items() if k != "padding"}
     want = reference64.conv(pad_or_crop(x, widths), w, **rest)
-    np.testing.assert_allclose(got, want, rtol=1e-4 if device == "emu" else 1e-10, atol=1e-4 if device == "emu" else 1e-10)
+    tol = 1e-4 if device == "emu" else 1e-10
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("case", [0, 2, 3])
