@@ -1,142 +1,232 @@
-// 2-D max and average pooling over (N, C, H, W) (ops/pool.py).
+// Max and average pooling in 1, 2 or 3 spatial dims over (N, C, *spatial) (ops/pool.py).
 //
-// Forward: one thread per OUTPUT element (n, c, oh, ow) walks its kh x kw window.
-// Backward: one thread per INPUT element (n, c, h, w) finds the few windows that
-// cover it and gathers their gradient. Windows overlap when stride < kernel, so the
-// obvious "one thread per window scatters into its inputs" would need atomicAdd;
-// gathering writes each input gradient exactly once, with no atomics and no races.
-// No shared memory, no barriers; every loop over elements is grid-stride.
-// Arithmetic intensity is low (about kh*kw comparisons or adds per output element,
-// with reuse of overlapping inputs left to the caches): these kernels are bound by
-// memory bandwidth.
+// Every pool is run as a 3-D one: a 1-D or 2-D pool is a 3-D pool whose leading spatial
+// dims have size 1 (kernel 1, stride 1, no padding). The geometry comes in a small
+// read-only device table (gpu.table, uploaded once per geometry and cached): see
+// PoolGeometry below for its layout.
 //
-// Padding follows ops/pool.py: max pooling treats padded positions as -inf (they are
-// window positions, so an all -inf window picks position 0, as numpy's argmax); average
-// pooling counts them as zeros and divides by avg_divisor (PyTorch's count_include_pad
-// and divisor_override rules). ceil_mode only changes the output size: its last windows
-// may overhang the padded input, and every kernel already skips positions outside it.
+// Forward: one thread per OUTPUT element (plane, od, oh, ow) walks its window.
+// Backward: one thread per INPUT element (plane, id, ih, iw) finds the windows that
+// cover it (for each kernel tap t, the window o with o * stride - pad + t * dilation = i,
+// if the stride divides) and gathers their gradient. Windows overlap when
+// stride < kernel, so "one thread per window scatters into its inputs" would need
+// atomicAdd; gathering writes each input gradient exactly once, with no atomics, no
+// races, and the same summation order on every run.
+// No shared memory, no barriers; every loop over elements is grid-stride. The kernels
+// are bound by memory bandwidth (about one comparison or add per element read).
+//
+// Padding: positions outside the input are skipped. Max pooling keeps, for each window,
+// the flat index of its maximum in the input plane ((id * H + ih) * W + iw, PyTorch's
+// return_indices; -1 for a window with no input element, which only tinygrad's per-side
+// padding can make); its backward adds a window's gradient to the input whose flat index
+// it kept. The first maximum wins ties; a NaN replaces anything (PyTorch: the last NaN).
+// Average pooling divides by avg_divisor (PyTorch's count_include_pad and
+// divisor_override rules). ceil_mode only changes the output size (ops/pool.py).
 
-// The pooling geometry, passed as int scalars to every kernel.
-#define POOL_GEOMETRY_PARAMS int planes, int height, int width, int out_height, int out_width, \
-    int kernel_h, int kernel_w, int stride_h, int stride_w, int pad_h, int pad_w
+// The geometry table, int64: planes (N*C), then for each of the 3 dims (D, H, W):
+// size, out, kernel, stride, pad (before), pad_end (after), dilation.
+struct PoolGeometry {
+    long long planes, in_plane, out_plane;
+    int size[3], out[3], kernel[3], stride[3], pad[3], pad_end[3], dilation[3];
+};
 
-// The first output row (or column) whose window covers input row h: windows start at
-// o * stride - pad and are `kernel` long, so o >= (h + pad - kernel + 1) / stride.
-__device__ __forceinline__ int first_window(int h, int pad, int kernel, int stride)
+__device__ __forceinline__ PoolGeometry read_geometry(const long long* table)
 {
-    const int t = h + pad - kernel + 1;
-    return t <= 0 ? 0 : (t + stride - 1) / stride;
+    PoolGeometry g;
+    g.planes = table[0];
+    for (int d = 0; d < 3; ++d) {
+        g.size[d] = (int)table[1 + d];
+        g.out[d] = (int)table[4 + d];
+        g.kernel[d] = (int)table[7 + d];
+        g.stride[d] = (int)table[10 + d];
+        g.pad[d] = (int)table[13 + d];
+        g.pad_end[d] = (int)table[16 + d];
+        g.dilation[d] = (int)table[19 + d];
+    }
+    g.in_plane = (long long)g.size[0] * g.size[1] * g.size[2];
+    g.out_plane = (long long)g.out[0] * g.out[1] * g.out[2];
+    return g;
 }
 
-// The last output row (or column) whose window covers input row h, clipped to the output.
-__device__ __forceinline__ int last_window(int h, int pad, int stride, int out_size)
+// The first maximum of output o's window (o counts within all planes) and its flat
+// index in the input plane; -1 and the lowest value when the window holds no input.
+// One definition per element type (the emulator compiles kernels as extern "C", so no
+// templates): WINDOW_MAX(float) defines window_max_float, and so on.
+#define WINDOW_MAX(T)                                                                              \
+__device__ __forceinline__ void window_max_##T(const T* x, const PoolGeometry& g, long long o,    \
+                                               T lowest, T* best, long long* best_at)              \
+{                                                                                                  \
+    const int ow = (int)(o % g.out[2]), oh = (int)(o / g.out[2] % g.out[1]);                       \
+    const int od = (int)(o / ((long long)g.out[2] * g.out[1]) % g.out[0]);                         \
+    const T* plane = x + o / g.out_plane * g.in_plane;                                             \
+    T top = lowest;                                                                                \
+    long long at = -1;                                                                             \
+    for (int a = 0; a < g.kernel[0]; ++a) {                                                        \
+        const int id = od * g.stride[0] - g.pad[0] + a * g.dilation[0];                            \
+        if (id < 0 || id >= g.size[0]) continue;                                                   \
+        for (int b = 0; b < g.kernel[1]; ++b) {                                                    \
+            const int ih = oh * g.stride[1] - g.pad[1] + b * g.dilation[1];                        \
+            if (ih < 0 || ih >= g.size[1]) continue;                                               \
+            for (int c = 0; c < g.kernel[2]; ++c) {                                                \
+                const int iw = ow * g.stride[2] - g.pad[2] + c * g.dilation[2];                    \
+                if (iw < 0 || iw >= g.size[2]) continue;                                           \
+                const long long flat = ((long long)id * g.size[1] + ih) * g.size[2] + iw;          \
+                const T v = plane[flat];                                                           \
+                /* the first element always; then strictly greater (first max wins) or NaN */     \
+                if (at < 0 || v > top || v != v) {                                                 \
+                    top = v;                                                                       \
+                    at = flat;                                                                     \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    *best = top;                                                                                   \
+    *best_at = at;                                                                                 \
+}
+typedef long long int64;           // one token, for the ## in window_max_##T
+WINDOW_MAX(float)
+WINDOW_MAX(int)
+WINDOW_MAX(int64)
+
+// y[o] = the maximum of window o; index[o] = its flat index in the input plane.
+#define MAX_POOL_FORWARD(NAME, T, LOWEST)                                                          \
+__global__ void NAME(const T* x, T* y, long long* index, const long long* table)                  \
+{                                                                                                  \
+    const PoolGeometry g = read_geometry(table);                                                   \
+    const long long n = g.planes * g.out_plane;                                                    \
+    for (long long o = blockIdx.x * (long long)blockDim.x + threadIdx.x; o < n;                    \
+         o += (long long)gridDim.x * blockDim.x)                                                   \
+        window_max_##T(x, g, o, LOWEST, &y[o], &index[o]);                                         \
+}
+MAX_POOL_FORWARD(max_pool_forward, float, -INFINITY)
+MAX_POOL_FORWARD(max_pool_forward_i32, int, (int)(-2147483647 - 1))
+MAX_POOL_FORWARD(max_pool_forward_i64, int64, (int64)(-9223372036854775807LL - 1))
+
+// The windows covering input position i along dim d at kernel tap t: the window o with
+// o * stride - pad + t * dilation = i, if any (else -1).
+__device__ __forceinline__ int covering_window(const PoolGeometry& g, int d, int i, int t)
 {
-    return min((h + pad) / stride, out_size - 1);
+    const int start = i + g.pad[d] - t * g.dilation[d];
+    if (start < 0 || start % g.stride[d]) return -1;
+    const int o = start / g.stride[d];
+    return o < g.out[d] ? o : -1;
 }
 
-// y[n, c, oh, ow] = the first maximum of its window; argmax = its position in the
-// window (i * kernel_w + j), kept for the backward. NaN wins (numpy's argmax).
-__global__ void max_pool2d_forward(const float* x, float* y, int* argmax, POOL_GEOMETRY_PARAMS)
+// dx[i] = sum of grad over the windows covering i whose kept index is i's own.
+__global__ void max_pool_backward(const float* grad, const long long* index, float* dx, const long long* table)
 {
-    const long long n = (long long)planes * out_height * out_width;
-    for (long long o = blockIdx.x * (long long)blockDim.x + threadIdx.x; o < n;
-         o += (long long)gridDim.x * blockDim.x) {
-        const int ow = (int)(o % out_width), oh = (int)(o / out_width % out_height);
-        const float* plane = x + o / ((long long)out_width * out_height) * height * width;
-        float best = -INFINITY;
-        int best_at = 0;
-        for (int i = 0; i < kernel_h; ++i) {
-            const int h = oh * stride_h - pad_h + i;
-            for (int j = 0; j < kernel_w; ++j) {
-                const int w = ow * stride_w - pad_w + j;
-                const bool inside = h >= 0 && h < height && w >= 0 && w < width;
-                const float v = inside ? plane[(long long)h * width + w] : -INFINITY;
-                if (v > best || (v != v && best == best)) {   // strictly greater: first max wins
-                    best = v;
-                    best_at = i * kernel_w + j;
+    const PoolGeometry g = read_geometry(table);
+    const long long n = g.planes * g.in_plane;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        const long long flat = i % g.in_plane, plane = i / g.in_plane * g.out_plane;
+        const int iw = (int)(flat % g.size[2]), ih = (int)(flat / g.size[2] % g.size[1]);
+        const int id = (int)(flat / ((long long)g.size[2] * g.size[1]));
+        float sum = 0.0f;
+        for (int a = 0; a < g.kernel[0]; ++a) {
+            const int od = covering_window(g, 0, id, a);
+            if (od < 0) continue;
+            for (int b = 0; b < g.kernel[1]; ++b) {
+                const int oh = covering_window(g, 1, ih, b);
+                if (oh < 0) continue;
+                for (int c = 0; c < g.kernel[2]; ++c) {
+                    const int ow = covering_window(g, 2, iw, c);
+                    if (ow < 0) continue;
+                    const long long o = plane + ((long long)od * g.out[1] + oh) * g.out[2] + ow;
+                    if (index[o] == flat) sum += grad[o];
                 }
             }
         }
-        y[o] = best;
-        argmax[o] = best_at;
-    }
-}
-
-// dx[n, c, h, w] = sum of grad over the windows covering (h, w) whose argmax is (h, w).
-__global__ void max_pool2d_backward(const float* grad, const int* argmax, float* dx, POOL_GEOMETRY_PARAMS)
-{
-    const long long n = (long long)planes * height * width;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
-         i += (long long)gridDim.x * blockDim.x) {
-        const int w = (int)(i % width), h = (int)(i / width % height);
-        const long long plane = i / ((long long)width * height) * out_height * out_width;
-        float sum = 0.0f;
-        for (int oh = first_window(h, pad_h, kernel_h, stride_h);
-             oh <= last_window(h, pad_h, stride_h, out_height); ++oh)
-            for (int ow = first_window(w, pad_w, kernel_w, stride_w);
-                 ow <= last_window(w, pad_w, stride_w, out_width); ++ow) {
-                const long long o = plane + (long long)oh * out_width + ow;
-                const int here = (h + pad_h - oh * stride_h) * kernel_w + (w + pad_w - ow * stride_w);
-                if (argmax[o] == here)
-                    sum += grad[o];
-            }
         dx[i] = sum;
     }
 }
 
-// The divisor of average pooling's window (oh, ow), PyTorch's rule: the window clipped to
-// the padded input (count_include_pad; k*k unless ceil_mode's last windows overhang) or
-// to the input itself, unless divisor_override (> 0) replaces it.
-__device__ __forceinline__ float avg_divisor(int oh, int ow, POOL_GEOMETRY_PARAMS, int count_include_pad,
+// index[o] only (F.max_pool*d's return_indices): the same window walk, without y.
+#define MAX_POOL_INDICES(NAME, T, LOWEST)                                                          \
+__global__ void NAME(const T* x, long long* index, const long long* table)                        \
+{                                                                                                  \
+    const PoolGeometry g = read_geometry(table);                                                   \
+    const long long n = g.planes * g.out_plane;                                                    \
+    for (long long o = blockIdx.x * (long long)blockDim.x + threadIdx.x; o < n;                    \
+         o += (long long)gridDim.x * blockDim.x) {                                                 \
+        T best;                                                                                    \
+        window_max_##T(x, g, o, LOWEST, &best, &index[o]);                                         \
+    }                                                                                              \
+}
+MAX_POOL_INDICES(max_pool_indices, float, -INFINITY)
+MAX_POOL_INDICES(max_pool_indices_i32, int, (int)(-2147483647 - 1))
+MAX_POOL_INDICES(max_pool_indices_i64, int64, (int64)(-9223372036854775807LL - 1))
+
+// The divisor of average pooling's window o (one dim at a time), PyTorch's rule: the
+// window clipped to the padded input (count_include_pad; the kernel size unless
+// ceil_mode's last windows overhang it) or to the input itself, unless
+// divisor_override (> 0) replaces it.
+__device__ __forceinline__ float avg_divisor(const PoolGeometry& g, const int* o, int count_include_pad,
                                              int divisor_override)
 {
     if (divisor_override > 0) return (float)divisor_override;
-    int h0 = oh * stride_h - pad_h, w0 = ow * stride_w - pad_w;
-    int h1 = min(h0 + kernel_h, height + pad_h), w1 = min(w0 + kernel_w, width + pad_w);
-    if (!count_include_pad) {
-        h0 = max(h0, 0); w0 = max(w0, 0);
-        h1 = min(h1, height); w1 = min(w1, width);
+    long long count = 1;
+    for (int d = 0; d < 3; ++d) {
+        int lo = o[d] * g.stride[d] - g.pad[d];
+        int hi = min(lo + g.kernel[d], g.size[d] + g.pad_end[d]);
+        if (!count_include_pad) {
+            lo = max(lo, 0);
+            hi = min(hi, g.size[d]);
+        }
+        count *= hi - lo;
     }
-    return (float)((h1 - h0) * (w1 - w0));
+    return (float)count;
 }
 
-#define POOL_GEOMETRY_ARGS planes, height, width, out_height, out_width, kernel_h, kernel_w, \
-    stride_h, stride_w, pad_h, pad_w
-
-// y[n, c, oh, ow] = (sum of the window's inputs) / its divisor, padding as 0.
-__global__ void avg_pool2d_forward(const float* x, float* y, POOL_GEOMETRY_PARAMS, int count_include_pad,
-                                   int divisor_override)
+// y[o] = (sum of window o's inputs) / its divisor, padding as 0.
+__global__ void avg_pool_forward(const float* x, float* y, const long long* table, int count_include_pad,
+                                 int divisor_override)
 {
-    const long long n = (long long)planes * out_height * out_width;
+    const PoolGeometry g = read_geometry(table);
+    const long long n = g.planes * g.out_plane;
     for (long long o = blockIdx.x * (long long)blockDim.x + threadIdx.x; o < n;
          o += (long long)gridDim.x * blockDim.x) {
-        const int ow = (int)(o % out_width), oh = (int)(o / out_width % out_height);
-        const float* plane = x + o / ((long long)out_width * out_height) * height * width;
-        const int h0 = oh * stride_h - pad_h, w0 = ow * stride_w - pad_w;
+        const int at[3] = {(int)(o / ((long long)g.out[2] * g.out[1]) % g.out[0]),
+                           (int)(o / g.out[2] % g.out[1]), (int)(o % g.out[2])};
+        const float* plane = x + o / g.out_plane * g.in_plane;
+        int lo[3], hi[3];
+        for (int d = 0; d < 3; ++d) {
+            lo[d] = max(at[d] * g.stride[d] - g.pad[d], 0);
+            hi[d] = min(at[d] * g.stride[d] - g.pad[d] + g.kernel[d], g.size[d]);
+        }
         float sum = 0.0f;
-        for (int h = max(h0, 0); h < min(h0 + kernel_h, height); ++h)
-            for (int w = max(w0, 0); w < min(w0 + kernel_w, width); ++w)
-                sum += plane[(long long)h * width + w];
-        y[o] = sum / avg_divisor(oh, ow, POOL_GEOMETRY_ARGS, count_include_pad, divisor_override);
+        for (int id = lo[0]; id < hi[0]; ++id)
+            for (int ih = lo[1]; ih < hi[1]; ++ih)
+                for (int iw = lo[2]; iw < hi[2]; ++iw)
+                    sum += plane[((long long)id * g.size[1] + ih) * g.size[2] + iw];
+        y[o] = sum / avg_divisor(g, at, count_include_pad, divisor_override);
     }
 }
 
-// dx[n, c, h, w] = sum over the windows covering (h, w) of grad / that window's divisor.
-__global__ void avg_pool2d_backward(const float* grad, float* dx, POOL_GEOMETRY_PARAMS, int count_include_pad,
-                                    int divisor_override)
+// dx[i] = sum over the windows covering i of grad / that window's divisor.
+__global__ void avg_pool_backward(const float* grad, float* dx, const long long* table, int count_include_pad,
+                                  int divisor_override)
 {
-    const long long n = (long long)planes * height * width;
+    const PoolGeometry g = read_geometry(table);
+    const long long n = g.planes * g.in_plane;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)gridDim.x * blockDim.x) {
-        const int w = (int)(i % width), h = (int)(i / width % height);
-        const long long plane = i / ((long long)width * height) * out_height * out_width;
+        const long long flat = i % g.in_plane, plane = i / g.in_plane * g.out_plane;
+        const int pos[3] = {(int)(flat / ((long long)g.size[2] * g.size[1])), (int)(flat / g.size[2] % g.size[1]),
+                            (int)(flat % g.size[2])};
         float sum = 0.0f;
-        for (int oh = first_window(h, pad_h, kernel_h, stride_h);
-             oh <= last_window(h, pad_h, stride_h, out_height); ++oh)
-            for (int ow = first_window(w, pad_w, kernel_w, stride_w);
-                 ow <= last_window(w, pad_w, stride_w, out_width); ++ow)
-                sum += grad[plane + (long long)oh * out_width + ow] /
-                       avg_divisor(oh, ow, POOL_GEOMETRY_ARGS, count_include_pad, divisor_override);
+        int o[3];
+        for (int a = 0; a < g.kernel[0]; ++a) {
+            if ((o[0] = covering_window(g, 0, pos[0], a)) < 0) continue;
+            for (int b = 0; b < g.kernel[1]; ++b) {
+                if ((o[1] = covering_window(g, 1, pos[1], b)) < 0) continue;
+                for (int c = 0; c < g.kernel[2]; ++c) {
+                    if ((o[2] = covering_window(g, 2, pos[2], c)) < 0) continue;
+                    sum += grad[plane + ((long long)o[0] * g.out[1] + o[1]) * g.out[2] + o[2]] /
+                           avg_divisor(g, o, count_include_pad, divisor_override);
+                }
+            }
+        }
         dx[i] = sum;
     }
 }

@@ -152,8 +152,13 @@ def cases_for(name, rng, dtype=np.float64):
                 ([v(2, 3, 2, 2), v(2, 3), v(2, 3)], dict(ln, layout=(1, 2, 12))),   # rows of 12, a 6-long affine twice
                 ([v(6, 2, 3), v(2), v(2), v(2), 1 + np.abs(v(2))],
                  dict(bn, layout=(6, 2, 3), affine_stride=3, update_running=True, momentum=0.1))]
-    if name in ("max_pool2d", "avg_pool2d"):
-        return [([v(2, 3, 8, 9)], a) for a in _attrs(op)]
+    if name.startswith(("max_pool", "avg_pool")):    # 1-3 spatial dims; max_pool_indices on 2-D and ties
+        shape = {"1d": (2, 3, 9), "3d": (1, 2, 5, 4, 6)}.get(name[-2:], (2, 3, 8, 9))
+        cases = [([v(*shape)], a) for a in _attrs(op)]
+        if name == "max_pool_indices":
+            ties = np.round(v(1, 2, 6, 5))             # few distinct values: the first maximum's index
+            cases += [([ties], dict(kernel_size=2, stride=1)), ([v(2, 3, 9)], dict(kernel_size=3, dilation=2))]
+        return cases
     if family in ("gather", "scatter", "rearrange"):      # issue 11: tests/op_cases_movement.py
         return movement_cases(name, v, rng)
     return None

@@ -281,35 +281,49 @@ POINTWISE_LOSSES = {
 }
 
 
-def pool(kind, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+def pool(kind, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, count_include_pad=True,
          divisor_override=None):
-    """Every window by hand; ceil_mode as PyTorch documents it (the last window must start
-    inside the input or the left padding), the average's divisor per window."""
-    pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)
-    k = pair(kernel_size)
-    s = k if stride is None else pair(stride)
-    p = pair(padding)
+    """Every window by hand, element by element, in 1-3 dims; ceil_mode as PyTorch documents
+    it (the last window must start inside the input or the near padding), the average's
+    divisor per window. padding: per dim, or tinygrad's (before, after) per dim, last dim
+    first. kind "idx": max pooling's flat index of the first maximum (the last NaN)."""
+    d = x.ndim - 2
+    each = lambda v: (v,) * d if isinstance(v, int) else tuple(v)
+    k, dil = each(kernel_size), each(dilation)
+    s = k if stride is None else each(stride)
+    p = each(padding)
+    pads = [(p[i], p[i]) for i in range(d)] if len(p) == d else [(p[2 * (d - 1 - i)], p[2 * (d - 1 - i) + 1])
+                                                                  for i in range(d)]
     n_out = []
-    for i in range(2):
-        size = x.shape[2 + i] + 2 * p[i] - k[i]
+    for i in range(d):
+        size = x.shape[2 + i] + pads[i][0] + pads[i][1] - dil[i] * (k[i] - 1) - 1
         o = (-(-size // s[i]) if ceil_mode else size // s[i]) + 1
-        if ceil_mode and (o - 1) * s[i] >= x.shape[2 + i] + p[i]:
+        if ceil_mode and (o - 1) * s[i] >= x.shape[2 + i] + pads[i][0]:
             o -= 1
         n_out.append(o)
     y = np.zeros(x.shape[:2] + tuple(n_out))
-    if y.size == 0:                      # an empty batch (or no channel): no window to reduce
-        return y
-    for i in range(n_out[0]):
-        for j in range(n_out[1]):
-            h0, w0 = i * s[0] - p[0], j * s[1] - p[1]
-            h1, w1 = min(h0 + k[0], x.shape[2] + p[0]), min(w0 + k[1], x.shape[3] + p[1])   # inside the padding
-            win = x[:, :, max(h0, 0):min(h1, x.shape[2]), max(w0, 0):min(w1, x.shape[3])]
-            if kind == "max":            # padding is -inf: never the maximum of a non-empty window
-                y[:, :, i, j] = win.max(axis=(2, 3))
-            else:
-                divisor = divisor_override or ((h1 - h0) * (w1 - w0) if count_include_pad
-                                               else win.shape[2] * win.shape[3])
-                y[:, :, i, j] = win.sum(axis=(2, 3)) / divisor
+    for nc in itertools.product(range(x.shape[0]), range(x.shape[1])):
+        for out in itertools.product(*(range(o) for o in n_out)):
+            values, flat, counted = [], [], 1
+            for tap in itertools.product(*(range(kk) for kk in k)):
+                at = [o * ss - pb + t * dl for o, ss, (pb, _), t, dl in zip(out, s, pads, tap, dil)]
+                if all(0 <= a < n for a, n in zip(at, x.shape[2:])):
+                    values.append(x[nc + tuple(at)])
+                    flat.append(int(np.ravel_multi_index(at, x.shape[2:])))
+            if kind == "avg":
+                for i in range(d):
+                    lo = out[i] * s[i] - pads[i][0]
+                    hi = min(lo + k[i], x.shape[2 + i] + pads[i][1])
+                    if not count_include_pad:
+                        lo, hi = max(lo, 0), min(hi, x.shape[2 + i])
+                    counted *= hi - lo
+                y[nc + out] = sum(values) / (divisor_override or counted)
+                continue
+            best = 0
+            for j, v in enumerate(values):
+                if v != v or v > values[best]:
+                    best = j
+            y[nc + out] = flat[best] if kind == "idx" else values[best]
     return y
 
 
@@ -461,8 +475,8 @@ def forward(name, arrays, attrs):
         return _pointwise(lambda a, b: POINTWISE_LOSSES[name](a, b, **attrs), *arrays)
     if name == "conv_transpose":
         return conv_transpose(*arrays, **attrs)
-    if name in ("max_pool2d", "avg_pool2d"):
-        return pool(name[:3], arrays[0], **attrs)
+    if name.startswith(("max_pool", "avg_pool")):    # max_pool1d ... avg_pool3d, max_pool_indices
+        return pool("idx" if name.endswith("indices") else name[:3], arrays[0], **attrs)
     x = arrays[0]
     if name == "reshape":
         return x.reshape(attrs["shape"])

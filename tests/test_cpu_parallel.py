@@ -74,12 +74,13 @@ def assert_same_projection(grad, direction, terms):
 
 def max_pool_grad64(x, g, k, s, p):
     """Each window's gradient to its first maximal element (row-major), a NaN being the
-    maximum where there is one: loops over every window, obviously right."""
+    maximum where there is one (the last NaN, as PyTorch): loops over every window,
+    obviously right."""
     xp = np.pad(x.astype(np.float64), [(0, 0), (0, 0), (p, p), (p, p)], constant_values=-np.inf)
     dxp = np.zeros_like(xp)
     for n, c, i, j in np.ndindex(*g.shape):
         win = xp[n, c, i * s:i * s + k, j * s:j * s + k].ravel()
-        first = int(np.flatnonzero(np.isnan(win))[0]) if np.isnan(win).any() else int(np.argmax(win))
+        first = int(np.flatnonzero(np.isnan(win))[-1]) if np.isnan(win).any() else int(np.argmax(win))
         dxp[n, c, i * s + first // k, j * s + first % k] += g[n, c, i, j]
     return dxp[:, :, p:p + x.shape[2], p:p + x.shape[3]]
 

@@ -152,11 +152,24 @@ def test_conv_gradients(layer, x_shape):
     assert_layer_gradients(layer(), x_shape)
 
 
+def test_conv_padding_strings():
+    x = tg.Tensor(np.arange(2 * 12 * 7, dtype=np.float32).reshape(1, 2, 12, 7))
+    same, valid = nn.Conv2d(2, 3, (4, 3), padding="same"), nn.Conv2d(2, 3, (4, 3), padding="valid")
+    assert same(x).shape == (1, 3, 12, 7) and valid(x).shape == (1, 3, 9, 5)
+    valid.weight, valid.bias = same.weight, same.bias
+    # 'same' with a 4-row kernel pads 1 row above and 2 below (PyTorch): its rows 1..9 are 'valid'
+    np.testing.assert_allclose(same(x).numpy()[:, :, 1:10, 1:6], valid(x).numpy(), rtol=1e-5, atol=1e-4)
+
+
 def test_conv_unsupported_options_are_errors():
     with pytest.raises(NotImplementedError):
         nn.Conv2d(1, 1, 3, padding_mode="reflect")
     with pytest.raises(NotImplementedError):
-        nn.Conv2d(1, 1, 3, padding="same")
+        nn.ConvTranspose2d(1, 1, 3, padding="same")     # as PyTorch: conv only
+    with pytest.raises(ValueError, match="strided"):
+        nn.Conv2d(1, 1, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="invalid padding string"):
+        nn.Conv2d(1, 1, 3, padding="full")
     with pytest.raises(ValueError):
         nn.Conv2d(1, 1, (3, 3, 3))
 

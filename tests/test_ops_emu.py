@@ -69,7 +69,7 @@ def tiny_grids(monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["relu", "sigmoid", "mul", "add", "sum", "max", "softmax", "getitem",
-                                  "permute", "cross_entropy", "avg_pool2d"])
+                                  "permute", "cross_entropy", "avg_pool2d", "max_pool3d"])
 def test_sizes_beyond_one_grid(name, rng, tiny_grids):
     device_or_skip("emu")
     big = {"relu": [([rng.standard_normal((5, 301)).astype(np.float32)], {})],
@@ -87,7 +87,9 @@ def test_sizes_beyond_one_grid(name, rng, tiny_grids):
            "cross_entropy": [([rng.standard_normal((700, 5)).astype(np.float32), rng.integers(0, 5, 700)],
                               dict(reduction="mean"))],
            "avg_pool2d": [([rng.standard_normal((4, 3, 20, 22)).astype(np.float32)],
-                           dict(kernel_size=2, stride=None, padding=0))]}
+                           dict(kernel_size=2, stride=None, padding=0))],
+           "max_pool3d": [([rng.standard_normal((2, 3, 6, 9, 10)).astype(np.float32)],
+                           dict(kernel_size=(2, 3, 2), stride=1, padding=1, dilation=(2, 1, 1)))]}
     check_op_on_emu(name, rng, big[name])
 
 

@@ -20,5 +20,6 @@ from .loss_modules import (BCELoss, BCEWithLogitsLoss, HuberLoss, KLDivLoss, L1L
 from .module import Module  # noqa: F401
 from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm  # noqa: F401
 from .parameter import Parameter  # noqa: F401
-from .pooling import AvgPool2d, Flatten, MaxPool2d  # noqa: F401
+from .pooling import (AvgPool1d, AvgPool2d, AvgPool3d, Flatten, MaxPool1d, MaxPool2d, MaxPool3d,  # noqa: F401
+                      MaxUnpool1d, MaxUnpool2d, MaxUnpool3d)
 from .resample import AdaptiveAvgPool2d, Upsample  # noqa: F401

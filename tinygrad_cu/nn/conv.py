@@ -1,8 +1,9 @@
 """Convolution layers over 1, 2 or 3 spatial dims: weight (out_channels, in_channels/groups,
 *kernel); transposed ones: weight (in_channels, out_channels/groups, *kernel).
 
-The same constructors as PyTorch; padding modes other than zeros (and string padding)
-are accepted only at their defaults, since the conv ops do not implement them.
+The same constructors as PyTorch, padding='same'/'valid' included (not transposed, as
+PyTorch; F.conv*d's composite, tinygrad_cu/nn/conv_padding.py); padding modes other than
+zeros are accepted only at their default, since the conv ops do not implement them.
 """
 import numpy as np
 
@@ -47,14 +48,19 @@ class _ConvNd(Module):
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None, output_padding=0):
         super().__init__()
         d, layer = self.spatial_dims, type(self).__name__
-        if isinstance(padding, str):
-            raise NotImplementedError(f"{layer}: string padding ({padding!r}) is not "
-                                      "implemented; give the padding in pixels")
+        text_padding = isinstance(padding, str)
+        if text_padding and self.transposed:
+            raise NotImplementedError(f"{layer}: string padding ({padding!r}) is not supported by "
+                                      "transposed convolutions (as PyTorch); give the padding in pixels")
+        if text_padding and padding not in ("same", "valid"):
+            raise ValueError(f"{layer}: invalid padding string {padding!r}, should be 'same' or 'valid'")
         self.in_channels = _channels(layer, in_channels, "in_channels")
         self.out_channels = _channels(layer, out_channels, "out_channels")
         self.kernel_size = _tuple(layer, kernel_size, d, "kernel_size", 1)
         self.stride = _tuple(layer, stride, d, "stride", 1)
-        self.padding = _tuple(layer, padding, d, "padding", 0)
+        self.padding = padding if text_padding else _tuple(layer, padding, d, "padding", 0)
+        if padding == "same" and set(self.stride) != {1}:
+            raise ValueError(f"{layer}: padding='same' is not supported for strided convolutions")
         self.dilation = _tuple(layer, dilation, d, "dilation", 1)
         self.output_padding = _tuple(layer, output_padding, d, "output_padding", 0)
         if not _is_int(groups) or groups < 1:

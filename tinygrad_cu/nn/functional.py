@@ -8,6 +8,7 @@ import numpy as np
 from ..autograd import apply
 from ..tensor import Tensor
 from ..tensor_movement import one_hot  # noqa: F401  (int64 class indicators; ops/gather.py)
+from . import conv_padding
 
 
 def relu(x): return x.relu()
@@ -110,6 +111,9 @@ def _conv(d, x, weight, bias, stride, padding, dilation, groups):
     if x.ndim != d + 2:
         raise ValueError(f"conv{d}d: expected input (N, C{', *spatial' if d else ''}) with {d} spatial "
                          f"dims, got {x.shape}")
+    # padding='same'/'valid' (PyTorch) or per side (tinygrad): the conv's symmetric part, the rest
+    # padded or cropped first (tinygrad_cu/nn/conv_padding.py)
+    x, padding = conv_padding.split(f"conv{d}d", x, weight.shape[2:], stride, padding, dilation)
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return apply("conv", *inputs, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
@@ -157,18 +161,6 @@ def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     return _conv_transpose(3, x, weight, bias, stride, padding, output_padding, groups, dilation)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    if dilation not in (1, (1, 1)) or return_indices:
-        raise NotImplementedError("max_pool2d: only dilation=1 and return_indices=False are implemented")
-    return apply("max_pool2d", x, kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=bool(ceil_mode))
-
-
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
-    return apply("avg_pool2d", x, kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=bool(ceil_mode),
-                 count_include_pad=bool(count_include_pad), divisor_override=divisor_override)
-
-
 def pad(x, pad, value=0.0):
     """PyTorch's F.pad: `pad` lists (before, after) for the LAST dim first."""
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
@@ -197,5 +189,7 @@ from .embedding import embedding  # noqa: E402,F401
 from .functional_losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: E402,F401
                                 cross_entropy, huber_loss, kl_div, l1_loss, nll_loss, reduce_loss,
                                 smooth_l1_loss)
+from .functional_pool import (avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d,  # noqa: E402,F401
+                              max_pool3d, max_unpool1d, max_unpool2d, max_unpool3d)
 from .resample import adaptive_avg_pool2d, interpolate  # noqa: E402,F401
 from .attention import scaled_dot_product_attention  # noqa: E402,F401

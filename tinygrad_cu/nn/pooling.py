@@ -1,53 +1,106 @@
-"""2-D max and average pooling over (N, C, H, W), and Flatten.
+"""Max and average pooling in 1, 2 or 3 spatial dims, max unpooling, and Flatten.
 
-Arguments as PyTorch; the options the pool ops do not implement (max pooling's
-dilation and return_indices) are accepted only at PyTorch's defaults.
+Arguments as PyTorch's nn.MaxPool1d ... nn.AvgPool3d and nn.MaxUnpool1d/2d/3d
+(tinygrad_cu/nn/functional_pool.py).
 """
 from . import functional as F
 from .module import Module
 
 
-class _Pool2d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0):
+class _MaxPool(Module):
+    """The largest value of each window; stride defaults to the kernel size; ceil_mode
+    rounds the output size up (the last windows may overhang the input); return_indices
+    also returns each maximum's flat index in its input plane (for MaxUnpool)."""
+    d = 2
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
+        self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
+
+    def forward(self, x):
+        return getattr(F, f"max_pool{self.d}d")(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                                                 ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool1d(_MaxPool):
+    d = 1
+
+
+class MaxPool2d(_MaxPool):
+    d = 2
+
+
+class MaxPool3d(_MaxPool):
+    d = 3
+
+
+class _AvgPool(Module):
+    """The mean of each window: padding counted (count_include_pad=True, as PyTorch) or
+    not, or the sum divided by divisor_override (2-D and 3-D); ceil_mode as MaxPool."""
+    d = 2
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
+        self.divisor_override = divisor_override
+
+    def forward(self, x):
+        extra = () if self.d == 1 else (self.divisor_override,)
+        return getattr(F, f"avg_pool{self.d}d")(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                                                 self.count_include_pad, *extra)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-def _require_defaults(layer, **given_vs_default):
-    for name, (given, default) in given_vs_default.items():
-        if given != default:
-            raise NotImplementedError(f"{layer}: {name}={given!r} is not implemented "
-                                      f"(only {default!r})")
+class AvgPool1d(_AvgPool):
+    d = 1
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
 
 
-class MaxPool2d(_Pool2d):
-    """The largest value of each window; stride defaults to the kernel size; ceil_mode
-    rounds the output size up (the last windows may overhang the input)."""
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
-                 ceil_mode=False):
-        _require_defaults("MaxPool2d", dilation=(dilation, 1), return_indices=(return_indices, False))
-        super().__init__(kernel_size, stride, padding)
-        self.ceil_mode = bool(ceil_mode)
-
-    def forward(self, x):
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, ceil_mode=self.ceil_mode)
+class AvgPool2d(_AvgPool):
+    d = 2
 
 
-class AvgPool2d(_Pool2d):
-    """The mean of each window: padding counted (count_include_pad=True, as PyTorch) or
-    not, or the sum divided by divisor_override; ceil_mode as MaxPool2d."""
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                 divisor_override=None):
-        super().__init__(kernel_size, stride, padding)
-        self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
-        self.divisor_override = divisor_override
+class AvgPool3d(_AvgPool):
+    d = 3
 
-    def forward(self, x):
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
-                            self.divisor_override)
+
+class _MaxUnpool(Module):
+    """Each value back at the index MaxPool(return_indices=True) gave it, zeros elsewhere."""
+    d = 2
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x, indices, output_size=None):
+        return getattr(F, f"max_unpool{self.d}d")(x, indices, self.kernel_size, self.stride, self.padding,
+                                                   output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpool):
+    d = 1
+
+
+class MaxUnpool2d(_MaxUnpool):
+    d = 2
+
+
+class MaxUnpool3d(_MaxUnpool):
+    d = 3
 
 
 class Flatten(Module):
