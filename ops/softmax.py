@@ -146,7 +146,8 @@ class CrossEntropy(Op):
         losses = -logp[np.arange(len(labels)), labels]
         if reduction == "none":
             return losses.astype(logits.dtype)
-        total = losses.sum() / (len(labels) if reduction == "mean" else 1)
+        with np.errstate(invalid="ignore"):   # the mean of no labels is NaN, as in PyTorch
+            total = losses.sum() / (len(labels) if reduction == "mean" else 1)
         return np.asarray(total, dtype=logits.dtype)
 
     def backward(self, ctx, grad, reduction="mean"):

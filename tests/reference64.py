@@ -192,7 +192,9 @@ def log_softmax(x, axis=-1):
 def cross_entropy(logits, labels, reduction="mean"):
     losses = np.array([np.log(np.sum(np.exp(row - row.max()))) + row.max() - row[t]
                        for row, t in zip(logits, labels)])
-    return {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
+    with np.errstate(invalid="ignore", divide="ignore"):     # no labels: a NaN mean, as PyTorch
+        mean = losses.sum() / len(losses) if len(losses) else np.float64("nan")
+    return {"mean": mean, "sum": losses.sum(), "none": losses}[reduction]
 
 
 def _per_dim(v, d):
