@@ -221,10 +221,7 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
     def __rsub__(self, o): return self._binary("sub", o, reverse=True)
     def __mul__(self, o): return self._binary("mul", o)
     def __rmul__(self, o): return self._binary("mul", o, reverse=True)
-    def __truediv__(self, o): return self._binary("div", o)
-    def __rtruediv__(self, o): return self._binary("div", o, reverse=True)
-    def __pow__(self, o): return self._binary("pow", o)
-    def __rpow__(self, o): return self._binary("pow", o, reverse=True)
+    # __truediv__, __pow__ (integer rules), __mod__: tinygrad_cu/tensor_elementwise.py
     def __neg__(self): return apply("neg", self)
     def __matmul__(self, o): return self.matmul(o)
     def __rmatmul__(self, o): return self._operand(o, "matmul").matmul(self)
@@ -235,7 +232,7 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
     def __gt__(self, o): return self._binary("gt", o)
     def __ge__(self, o): return self._binary("ge", o)
 
-    add, sub, mul, pow = __add__, __sub__, __mul__, __pow__     # div (rounding_mode=): tensor_elementwise.py
+    add, sub, mul = __add__, __sub__, __mul__     # div (rounding_mode=), pow: tensor_elementwise.py
 
     def matmul(self, other):
         """Matrix product with numpy's rules: 1-D operands are promoted and the added
@@ -264,7 +261,6 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
     def relu(self): return apply("relu", self)
     def sigmoid(self): return apply("sigmoid", self)
     def tanh(self): return apply("tanh", self)
-    def softplus(self): return apply("softplus", self)
     def sign(self): return apply("sign", self)
     def neg(self): return apply("neg", self)
 
