@@ -175,3 +175,11 @@ def test_new_activation_modules_and_functions():
     assert repr(tg.nn.Softplus(2.0, 5.0)).startswith("Softplus(beta=2, threshold=5)")
     with pytest.raises(ValueError, match="celu"):
         x.celu(0.0)
+
+
+def test_two_integer_dtypes_promote_to_the_wider_integer():
+    small, wide = tg.tensor([3, -1], dtype=tg.int32), tg.tensor([2, 2**40])
+    flags = tg.tensor([True, False])
+    assert (small + wide).dtype == tg.int64 and (small + wide).numpy().tolist() == [5, 2**40 - 1]
+    assert flags.maximum(small).dtype == tg.int32 and flags.maximum(small).numpy().tolist() == [3, 0]
+    assert (flags * tg.tensor([7, 9], dtype=tg.uint8)).numpy().tolist() == [7, 0]

@@ -210,9 +210,13 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
         other = self._operand(other, op_name)
         a, b = (other, self) if reverse else (self, other)
         if a.dtype != b.dtype and not (dtypes.is_float(a.dtype) and dtypes.is_float(b.dtype)):
-            # int tensor with a float operand: compute in float, as PyTorch promotes
-            a, b = (a.float() if not dtypes.is_float(a.dtype) else a,
-                    b.float() if not dtypes.is_float(b.dtype) else b)
+            if dtypes.is_float(a.dtype) or dtypes.is_float(b.dtype):
+                # int tensor with a float operand: compute in float, as PyTorch promotes
+                a, b = (a.float() if not dtypes.is_float(a.dtype) else a,
+                        b.float() if not dtypes.is_float(b.dtype) else b)
+            else:   # two integer/bool dtypes: the wider one, as PyTorch (bool + int32 is int32)
+                common = np.promote_types(a.dtype, b.dtype)
+                a, b = a.to(common), b.to(common)
         return apply(op_name, a, b)
 
     def __add__(self, o): return self._binary("add", o)
