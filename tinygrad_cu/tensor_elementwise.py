@@ -149,7 +149,7 @@ class ElementwiseMixin:
             raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
         if rounding_mode is None:
             return self.__truediv__(other)
-        return self._integer_binary(f"div_{rounding_mode}", other)
+        return self._int64_binary(f"div_{rounding_mode}", other)
 
     divide = div
 
@@ -160,7 +160,7 @@ class ElementwiseMixin:
         return self.div(other, rounding_mode="floor")
 
     def __rfloordiv__(self, other):
-        return self._integer_binary("div_floor", other, reverse=True)
+        return self._int64_binary("div_floor", other, reverse=True)
 
     def where(self, condition, other):
         """torch.where(condition, self, other): self where condition holds, else other.
@@ -212,7 +212,7 @@ class ElementwiseMixin:
     def atan2(self, other): return self._float_binary("atan2", other)
     arctan2 = atan2
 
-    def _integer_binary(self, name, other, reverse=False):
+    def _int64_binary(self, name, other, reverse=False):
         """An op that keeps integers integer (ops/binary_math.py: float or int64 kernels):
         two integer operands compute in int64 and the result takes their promoted dtype
         (int32 % int32 is int32, as PyTorch); with a float operand, the float path."""
@@ -227,14 +227,14 @@ class ElementwiseMixin:
 
     def remainder(self, other):
         """Python's and PyTorch's a % b: the result has b's sign (-7 % 3 = 2)."""
-        return self._integer_binary("remainder", other)
+        return self._int64_binary("remainder", other)
 
     def fmod(self, other):
         """C's fmod (torch.fmod): the result has a's sign (-7 fmod 3 = -1)."""
-        return self._integer_binary("fmod", other)
+        return self._int64_binary("fmod", other)
 
-    def __mod__(self, other): return self._integer_binary("remainder", other)
-    def __rmod__(self, other): return self._integer_binary("remainder", other, reverse=True)
+    def __mod__(self, other): return self._int64_binary("remainder", other)
+    def __rmod__(self, other): return self._int64_binary("remainder", other, reverse=True)
 
     def _true_divide(self, other, reverse=False):
         """a / b; two integer (or bool) operands are divided as float32, as PyTorch."""
@@ -259,7 +259,7 @@ class ElementwiseMixin:
         if isinstance(exp, (int, np.integer)) and exp < 0:
             raise RuntimeError(f"pow: integers to negative integer powers are not allowed "
                                f"(base dtype {base.dtype}, exponent {exp})")
-        return base._integer_binary("pow_int", exp)
+        return base._int64_binary("pow_int", exp)
 
     def __pow__(self, exponent): return self._power(exponent)
     def __rpow__(self, base): return self._power(base, reverse=True)
