@@ -87,12 +87,13 @@ __global__ void softplus_backward(const float* __restrict__ grad, const float* _
 
 // clip: y = min(max(x, lo), hi); lo = -inf / hi = +inf stand for "no bound". The
 // gradient passes where lo <= x <= hi (PyTorch's clamp), including at the bounds.
-// Written with comparisons, not fminf/fmaxf, so that NaN passes through as in np.clip.
+// Written with comparisons, not fminf/fmaxf, so that NaN passes through as in np.clip;
+// the bound hi is applied last, so that lo > hi gives hi everywhere (PyTorch's clamp).
 __global__ void clip_forward(const float* __restrict__ in, float* __restrict__ out, int n,
                              float lo, float hi) {
     GRID_STRIDE_LOOP(i, n) {
-        const float x = in[i];
-        out[i] = x < lo ? lo : (x > hi ? hi : x);
+        const float x = in[i], above_lo = x < lo ? lo : x;
+        out[i] = above_lo > hi ? hi : above_lo;
     }
 }
 

@@ -198,17 +198,19 @@ class Sign(UnaryOp):
 
 @register
 class Clip(UnaryOp):
-    """min(max(x, lo), hi); the gradient passes where lo <= x <= hi (as PyTorch's clamp)."""
+    """min(max(x, lo), hi); the gradient passes where lo <= x <= hi (as PyTorch's clamp).
+    min > max is allowed, as in PyTorch: every element becomes max, with gradient 0."""
     name = "clip"
-    test_attrs = (dict(min=-0.5, max=0.5), dict(min=0.2, max=None), dict(min=None, max=0.1))
+    test_attrs = (dict(min=-0.5, max=0.5), dict(min=0.2, max=None), dict(min=None, max=0.1),
+                  dict(min=0.5, max=-0.5))
 
     def infer(self, x, min=None, max=None):
-        if min is not None and max is not None and min > max:
-            raise ValueError(f"clip: min {min} is larger than max {max}")
         return super().infer(x)
 
     def forward(self, ctx, x, min=None, max=None):
-        return np.clip(x, min, max).astype(x.dtype)
+        lo = -np.inf if min is None else min
+        hi = np.inf if max is None else max
+        return np.minimum(np.maximum(x, x.dtype.type(lo)), x.dtype.type(hi))    # max wins over min
 
     def derivative(self, x, y, min=None, max=None):
         lo = -np.inf if min is None else min

@@ -183,3 +183,31 @@ def test_two_integer_dtypes_promote_to_the_wider_integer():
     assert (small + wide).dtype == tg.int64 and (small + wide).numpy().tolist() == [5, 2**40 - 1]
     assert flags.maximum(small).dtype == tg.int32 and flags.maximum(small).numpy().tolist() == [3, 0]
     assert (flags * tg.tensor([7, 9], dtype=tg.uint8)).numpy().tolist() == [7, 0]
+
+
+@pytest.mark.parametrize("dtype", [tg.int32, tg.int64])
+def test_integer_neg_abs_relu_sign_clip_stay_integer(dtype):
+    values = [5, -7, 0, 3, -1]
+    x = tg.tensor(values, dtype=dtype)
+    for got, want in [(-x, [-v for v in values]), (abs(x), [abs(v) for v in values]),
+                      (x.relu(), [max(v, 0) for v in values]), (x.sign(), [(v > 0) - (v < 0) for v in values]),
+                      (x.clip(-2, 4), [min(max(v, -2), 4) for v in values]), (x.clamp(3, 0), [0] * 5)]:
+        assert got.dtype == dtype and got.numpy().tolist() == want
+    assert x.clip(0.5).dtype == tg.float32 and x.exp().dtype == tg.float32 and x.sqrt().dtype == tg.float32
+    with pytest.raises(TypeError, match="neg: not supported for bool"):
+        -tg.tensor([True])
+
+
+def test_integer_unary_ops_on_emu():
+    device_or_skip("emu")
+    x = tg.tensor([5, -7, 0, 3], device="emu")           # int64: the GPU's integer kernels
+    assert (-x).numpy().tolist() == [-5, 7, 0, -3] and x.abs().numpy().tolist() == [5, 7, 0, 3]
+    assert x.sign().numpy().tolist() == [1, -1, 0, 1] and x.clip(-2, 4).numpy().tolist() == [4, -2, 0, 3]
+
+
+def test_clamp_with_min_above_max_gives_max_with_zero_gradient(device):
+    x = tg.tensor([-1.0, 0.5, 2.0, math.nan], device=device, requires_grad=True)
+    y = x.clip(1.0, 0.0)
+    y.sum().backward()
+    np.testing.assert_array_equal(y.numpy(), [0.0, 0.0, 0.0, math.nan])
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0, 0.0])

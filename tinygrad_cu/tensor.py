@@ -226,7 +226,6 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
     def __mul__(self, o): return self._binary("mul", o)
     def __rmul__(self, o): return self._binary("mul", o, reverse=True)
     # __truediv__, __pow__ (integer rules), __mod__: tinygrad_cu/tensor_elementwise.py
-    def __neg__(self): return apply("neg", self)
     def __matmul__(self, o): return self.matmul(o)
     def __rmatmul__(self, o): return self._operand(o, "matmul").matmul(self)
     def __eq__(self, o): return self._binary("eq", o)
@@ -258,19 +257,14 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
         return self.matmul(other)
 
     # --- elementwise -------------------------------------------------------------
-    def exp(self): return apply("exp", self)
-    def log(self): return apply("log", self)
-    def sqrt(self): return apply("sqrt", self)
-    def abs(self): return apply("abs", self)
-    def relu(self): return apply("relu", self)
-    def sigmoid(self): return apply("sigmoid", self)
-    def tanh(self): return apply("tanh", self)
-    def sign(self): return apply("sign", self)
-    def neg(self): return apply("neg", self)
+    # exp log sqrt abs relu sigmoid tanh sign neg, with PyTorch's integer rules:
+    # tinygrad_cu/tensor_elementwise.py
 
     def clip(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clip: at least one of min and max must be given")
+        if not dtypes.is_float(self.dtype):
+            return self._integer_clip(min, max)
         return apply("clip", self, min=None if min is None else float(min),
                      max=None if max is None else float(max))
 

@@ -179,6 +179,49 @@ class ElementwiseMixin:
         weight = self._operand(float(weight) if isinstance(weight, (int, float)) else weight, "lerp")
         return apply("lerp", self, end, weight)
 
+    # --- the first unary ops (ops/unary.py), with PyTorch's integer rules ---------------------
+    def exp(self): return self._float_op("exp")
+    def log(self): return self._float_op("log")
+    def sqrt(self): return self._float_op("sqrt")
+    def sigmoid(self): return self._float_op("sigmoid")
+    def tanh(self): return self._float_op("tanh")
+
+    def _integer_operand(self, name):
+        if self.dtype == dtypes.bool_:       # PyTorch refuses these on bool too
+            raise TypeError(f"{name}: not supported for bool tensors")
+        return self
+
+    # integer tensors stay integer (PyTorch): composites of the integer kernels of sub,
+    # maximum, minimum and the comparisons, as the float ops have no integer kernels
+    def neg(self):
+        return apply("neg", self) if dtypes.is_float(self.dtype) else 0 - self._integer_operand("neg")
+
+    def abs(self):
+        if dtypes.is_float(self.dtype):
+            return apply("abs", self)
+        x = self._integer_operand("abs")
+        return x.to(x.dtype) if x.dtype == dtypes.uint8 else x.maximum(-x)   # a copy for unsigned
+
+    def relu(self):
+        return apply("relu", self) if dtypes.is_float(self.dtype) else self._integer_operand("relu").maximum(0)
+
+    def sign(self):
+        if dtypes.is_float(self.dtype):
+            return apply("sign", self)
+        x = self._integer_operand("sign")
+        return (x > 0).to(x.dtype) - (x < 0).to(x.dtype)
+
+    __neg__, __abs__ = neg, abs
+
+    def _integer_clip(self, min=None, max=None):
+        """clamp of an integer tensor: integer bounds keep the dtype (PyTorch), a float
+        bound makes the result float32; max is applied last, so it wins where min > max."""
+        if any(isinstance(b, float) for b in (min, max)):
+            return self.float().clip(min, max)
+        x = self._integer_operand("clip")
+        x = x if min is None else x.maximum(int(min))
+        return x if max is None else x.minimum(int(max))
+
     # --- task t1: the elementwise tail ---------------------------------------------------
     def asin(self): return self._float_op("asin")
     def acos(self): return self._float_op("acos")
