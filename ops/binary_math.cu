@@ -13,7 +13,8 @@
 // back over broadcast dims (binary.cu's sum_to_shape). maximum/minimum split grad
 // equally on ties (PyTorch); with a NaN both comparisons fail and both inputs get g.
 // copysign's b and both inputs of the rounded divisions have gradient 0: the host
-// fills zeros, no kernel.
+// fills zeros, no kernel; remainder's and fmod's gradient for a is grad itself (no
+// kernel either); pow_i64 (integers) has no backward.
 //
 // int64 rounded divisions (a // b of indices): a zero divisor must not trap (x86 and
 // the emulator raise SIGFPE; a GPU returns garbage), so the kernel writes 0 there and
