@@ -17,12 +17,12 @@ import numpy as np
 
 from tinygrad_cu.op import Domain, register
 
-from .activation import _erf
 from .unary import UnaryOp
 
 LN2 = np.log(2.0)
 TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)       # erf'(x) = 2 / sqrt(pi) e^(-x^2)
-_erfc_each = np.frompyfunc(math.erfc, 1, 1)     # numpy has no erfc: the C library's
+# numpy has no erf/erfc, and scipy is not a dependency: the C library's, element by element
+_erf_each, _erfc_each = np.frompyfunc(math.erf, 1, 1), np.frompyfunc(math.erfc, 1, 1)
 
 
 class MathOp(UnaryOp):
@@ -233,7 +233,7 @@ class Atanh(OutsideDomainIsNan):
 class Erf(MathOp):
     name = "erf"
     domain = Domain(-3, 3)
-    def forward(self, ctx, x): return _erf(x)
+    def forward(self, ctx, x): return np.asarray(_erf_each(x), dtype=x.dtype)
     def derivative(self, x, y): return TWO_OVER_SQRT_PI * np.exp(-x * x)
 
 
