@@ -11,7 +11,7 @@
 // cheapest, or only well defined at the kinks, from x. Scalar arguments (slope, alpha,
 // the hardtanh bounds) follow n as float kernel parameters, in the parameter space: no
 // upload. Derivatives at the kinks are PyTorch's: leaky_relu'(0) = slope, elu'(0) =
-// alpha, hardtanh' = 0 at both bounds, hardsigmoid' = 0 at -3 and 3, hardswish'(-3) = 0,
+// alpha, celu'(0) = 1, selu'(0) = scale alpha, hardtanh' = 0 at both bounds, hardsigmoid' = 0 at -3 and 3, hardswish'(-3) = 0,
 // hardswish'(3) = 1. NaN passes through every forward.
 
 #define GRID_STRIDE_LOOP(i, n) \
@@ -28,6 +28,8 @@ __device__ __forceinline__ float softplus_of(float x) {
     return fmaxf(x, 0.f) + log1pf(expf(-fabsf(x)));
 }
 
+#define SELU_ALPHA 1.67326324235437728f      // Klambauer et al. 2017, as PyTorch
+#define SELU_SCALE 1.05070098735548049f
 #define SQRT_HALF 0.70710678118654752f       // 1 / sqrt(2)
 #define INV_SQRT_2PI 0.39894228040143268f    // 1 / sqrt(2 pi)
 #define SQRT_2_OVER_PI 0.79788456080286536f  // sqrt(2 / pi)
@@ -80,6 +82,17 @@ ACTIVATION(leaky_relu, COMMA float slope,
 ACTIVATION(elu, COMMA float alpha,
            x > 0.f ? x : alpha * expm1f(x),
            x > 0.f ? g : g * alpha * expf(x))
+// celu: elu with x / alpha inside the exponential, so that the derivative is 1 at 0
+ACTIVATION(celu, COMMA float alpha,
+           x > 0.f ? x : alpha * expm1f(x / alpha),
+           x > 0.f ? g : g * expf(x / alpha))
+ACTIVATION(selu, ,
+           SELU_SCALE * (x > 0.f ? x : SELU_ALPHA * expm1f(x)),
+           x > 0.f ? g * SELU_SCALE : g * (SELU_SCALE * SELU_ALPHA) * expf(x))
+// logsigmoid = -softplus(-x) = min(x, 0) - log1p(e^-|x|); d/dx = sigmoid(-x)
+ACTIVATION(logsigmoid, ,
+           fminf(x, 0.f) - log1pf(expf(-fabsf(x))),
+           g * sigmoid_of(-x))
 // gelu: x Phi(x) with Phi(x) = (1 + erf(x / sqrt 2)) / 2; Phi'(x) is the normal density.
 ACTIVATION(gelu, ,
            0.5f * x * (1.f + erff(x * SQRT_HALF)),

@@ -1,11 +1,11 @@
 """Activation functions with PyTorch's names, arguments and edge gradients:
-leaky_relu, elu, gelu (exact and tanh), silu, hardtanh, hardsigmoid, hardswish,
-softsign, mish. Each is y = f(x), dx = grad * f'(x) from the saved input x, as the
+leaky_relu, elu, celu, selu, gelu (exact and tanh), silu, hardtanh, hardsigmoid,
+hardswish, softsign, mish, logsigmoid. Each is y = f(x), dx = grad * f'(x) from the saved input x, as the
 unary family (ops/unary.py), with kernels in ops/activation.cu. Scalar arguments
 (negative_slope, alpha, min_val/max_val) travel to the kernels as float arguments.
 
 The value of f' at a kink is PyTorch's: leaky_relu'(0) = negative_slope, elu'(0) =
-alpha, hardtanh' = 0 at min_val and max_val, hardsigmoid' = 0 at +-3, hardswish'(-3) =
+alpha, celu'(0) = 1, selu'(0) = scale * alpha, hardtanh' = 0 at min_val and max_val, hardsigmoid' = 0 at +-3, hardswish'(-3) =
 0 and hardswish'(3) = 1.
 """
 import math
@@ -66,6 +66,55 @@ class Elu(Activation):
         return np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0)))     # alpha at 0, as PyTorch
 
     def scalar_args(self, alpha=1.0): return (np.float32(alpha),)
+
+
+@register
+class Celu(Activation):
+    """max(0, x) + min(0, alpha (e^(x / alpha) - 1)): elu with its negative side scaled so
+    that the derivative is continuous at 0 for every alpha (Barron 2017)."""
+    name = "celu"
+    domain = Domain(-3, 2, avoid_zero=True)
+    test_attrs = (dict(alpha=1.0), dict(alpha=2.5))
+
+    def infer(self, x, alpha=1.0):
+        if alpha == 0:
+            raise ValueError("celu: alpha must not be 0 (it divides x)")
+        return super().infer(x)
+
+    def forward(self, ctx, x, alpha=1.0):
+        a = x.dtype.type(alpha)
+        return np.where(x > 0, x, a * np.expm1(np.minimum(x, 0) / a))
+
+    def derivative(self, x, y, alpha=1.0):
+        return np.where(x > 0, 1.0, np.exp(np.minimum(x, 0) / alpha))   # 1 at 0, as PyTorch
+
+    def scalar_args(self, alpha=1.0): return (np.float32(alpha),)
+
+
+@register
+class Selu(Activation):
+    """scale (max(0, x) + min(0, alpha (e^x - 1))), the self-normalising constants of
+    Klambauer et al. 2017 (PyTorch's, to float64 precision)."""
+    name = "selu"
+    domain = Domain(-3, 2, avoid_zero=True)
+    ALPHA, SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+    def forward(self, ctx, x):
+        neg = self.ALPHA * np.expm1(np.minimum(x, 0))
+        return (self.SCALE * np.where(x > 0, x, neg)).astype(x.dtype)
+
+    def derivative(self, x, y):
+        return self.SCALE * np.where(x > 0, 1.0, self.ALPHA * np.exp(np.minimum(x, 0)))
+
+
+@register
+class Logsigmoid(Activation):
+    """log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|): stable for large |x| (log of a
+    sigmoid that rounded to 0 would be -inf); d/dx = 1 - sigmoid(x) = sigmoid(-x)."""
+    name = "logsigmoid"
+    domain = Domain(-6, 6)
+    def forward(self, ctx, x): return (np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))).astype(x.dtype)
+    def derivative(self, x, y): return _sigmoid(-x)
 
 
 @register

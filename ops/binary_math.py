@@ -1,6 +1,9 @@
 """Elementwise math of two broadcast float tensors, as PyTorch's: maximum, minimum,
 copysign, and division with a rounding mode (div_floor, div_trunc: PyTorch's
-`torch.div(a, b, rounding_mode='floor' | 'trunc')`, `floor_divide`, `a // b`).
+`torch.div(a, b, rounding_mode='floor' | 'trunc')`, `floor_divide`, `a // b`); the
+remainders of those divisions (remainder: Python's and PyTorch's `a % b`, of b's sign;
+fmod: of a's sign, C's); atan2; the stable logaddexp, logaddexp2; and pow_int, the
+exact power of int64 tensors (PyTorch's `int_tensor ** int`).
 
 The binary family's pattern (ops/binary.py: broadcasting by strides, gradients summed
 back to each input's shape), with kernels in ops/binary_math.cu. Gradients follow
@@ -83,16 +86,16 @@ class Copysign(BinaryMathOp):
 
 
 def integer_division_by_zero(details):
-    """The error a GPU device raises from the int64 rounded divisions' record (binary_math.cu)."""
-    return ZeroDivisionError("div: integer division by zero (div_floor / div_trunc, a // b)")
+    """The error a GPU device raises from the int64 divisions' record (binary_math.cu)."""
+    return ZeroDivisionError("div: integer division by zero (div_floor / div_trunc / remainder / fmod: "
+                             "a // b, a % b)")
 
 
-class RoundedDivOp(BinaryMathOp):
-    """Piecewise constant in a and b: both gradients are 0, as PyTorch's. int64 inputs
-    give int64 quotients (a // b of indices); dividing an integer by 0 raises
-    ZeroDivisionError, as PyTorch, on the GPU devices at the next synchronisation
-    (the kernel writes the device's error record: no copy to the host here)."""
-    backward_inputs = ()
+class IntegerDivisionOp(BinaryMathOp):
+    """Division-like ops of floats or int64: int64 inputs give int64 results (a // b,
+    a % b of indices); dividing an integer by 0 raises ZeroDivisionError, as PyTorch,
+    on the GPU devices at the next synchronisation (the kernel writes the device's
+    error record: no copy to the host here)."""
     domain = Domain(-3, 3)
     float_only = False
 
@@ -123,6 +126,11 @@ class RoundedDivOp(BinaryMathOp):
                        *broadcast_geometry(self.name, out.shape, a.shape, b.shape), record, code)
         return out
 
+
+class RoundedDivOp(IntegerDivisionOp):
+    """Piecewise constant in a and b: both gradients are 0, as PyTorch's."""
+    backward_inputs = ()
+
     def local_grads(self, g, a, b, out, needs):
         zero = np.zeros_like(g)
         return (zero if needs[0] else None), (zero if needs[1] else None)
@@ -151,3 +159,105 @@ class DivTrunc(RoundedDivOp):
         if a.dtype.kind == "i":              # |a| // |b| with the quotient's sign: exact, no float
             return np.sign(a) * np.sign(b) * (np.abs(a) // np.abs(b))
         return np.trunc(a / b)
+
+
+class RemainderOp(IntegerDivisionOp):
+    """a - q b for the rounded quotient q; d/da = 1, d/db = -q (PyTorch's, also at the
+    jumps). b == 0 gives NaN for floats (fmod's rule)."""
+    backward_inputs = ("b",)
+
+    def local_grads(self, g, a, b, out, needs):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g, (-g * self.quotient(a, b) if needs[1] else None)
+
+    def gpu_local_grad(self, gpu, ctx, grad, which):
+        return grad if which == "a" else super().gpu_local_grad(gpu, ctx, grad, which)
+
+
+@register
+class Remainder(RemainderOp):
+    """Python's and PyTorch's a % b: the result has b's sign (-7 % 3 = 2, 7 % -3 = -2)."""
+    name = "remainder"
+    def divide(self, a, b): return np.remainder(a, b)
+    def quotient(self, a, b): return np.floor_divide(a, b)
+
+
+@register
+class Fmod(RemainderOp):
+    """C's fmod, torch.fmod: the result has a's sign (-7 fmod 3 = -1)."""
+    name = "fmod"
+    def divide(self, a, b): return np.fmod(a, b)
+    def quotient(self, a, b): return np.trunc(a / b)
+
+
+@register
+class Atan2(BinaryMathOp):
+    """The angle of the point (b, a): torch.atan2(input=a, other=b), in [-pi, pi]."""
+    name = "atan2"
+
+    def forward(self, ctx, a, b): return np.arctan2(a, b)
+
+    def local_grads(self, g, a, b, out, needs):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = a * a + b * b
+            return (g * b / r2 if needs[0] else None), (-g * a / r2 if needs[1] else None)
+
+
+class LogAddExpOp(BinaryMathOp):
+    """log_base(base^a + base^b) without overflow: max(a, b) + log_base(1 + base^-|a - b|);
+    d/da = 1 / (1 + base^(b - a)), d/db likewise (PyTorch's formulas)."""
+
+    def forward(self, ctx, a, b): return self.function(a, b)
+
+    def local_grads(self, g, a, b, out, needs):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return ((g / (1 + self.power(b - a)) if needs[0] else None),
+                    (g / (1 + self.power(a - b)) if needs[1] else None))
+
+
+@register
+class Logaddexp(LogAddExpOp):
+    name = "logaddexp"
+    function, power = staticmethod(np.logaddexp), staticmethod(np.exp)
+
+
+@register
+class Logaddexp2(LogAddExpOp):
+    name = "logaddexp2"
+    function, power = staticmethod(np.logaddexp2), staticmethod(np.exp2)
+
+
+@register
+class PowInt(BinaryMathOp):
+    """a ** b of int64 tensors, exact, by repeated squaring (wrapping as two's complement
+    on overflow, as PyTorch's). A negative exponent gives 1 for a == 1, +-1 for a == -1
+    and 0 otherwise (0 ** -1 too), PyTorch's integer rule; a negative NUMBER exponent is
+    refused by the Tensor method (RuntimeError, as PyTorch). No gradient (integers)."""
+    name = "pow_int"
+    differentiable = False
+    backward_inputs = ()
+    float_only = False
+    domain = Domain(-4, 4)
+
+    def __init__(self):
+        super().__init__()
+        self.kernels = tuple(k.replace("pow_int", "pow_i64") for k in self.kernels)
+
+    def infer(self, a, b):
+        if not a.dtype == b.dtype == dtypes.int64:
+            raise TypeError(f"pow_int: expected int64 inputs, got dtype {a.dtype}, {b.dtype}")
+        return super().infer(a, b)
+
+    def forward(self, ctx, a, b):
+        a, b = np.broadcast_arrays(a, b)
+        out = np.ones(a.shape, np.int64)
+        base, exp = a.copy(), np.maximum(b, 0)
+        with np.errstate(over="ignore"):
+            while np.any(exp):                            # square-and-multiply, all at once
+                out = np.where(exp & 1, out * base, out)
+                base, exp = base * base, exp >> 1
+        negative = b < 0
+        return np.where(negative, np.where(a == 1, 1, np.where(a == -1, 1 - 2 * (b & 1), 0)), out)
+
+    def gpu_kernel_prefix(self, gpu, a, b):
+        return "pow_i64"

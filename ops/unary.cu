@@ -64,14 +64,31 @@ UNARY_OP(abs,      fabsf(x),                              x,     g * sign_of(x))
 UNARY_OP(relu,     x < 0.f ? 0.f : x,                     x,     g * (x > 0.f ? 1.f : 0.f))
 UNARY_OP(sigmoid,  stable_sigmoid(x),                     y,     g * (y * (1.f - y)))
 UNARY_OP(tanh,     tanhf(x),                              y,     g * (1.f - y * y))
-// softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow, and exact
-// for large negative x where 1 + e^x rounds to 1; its derivative is sigmoid(x).
-UNARY_OP(softplus, fmaxf(x, 0.f) + log1pf(expf(-fabsf(x))), x,   g * stable_sigmoid(x))
 UNARY_OP(sign,     sign_of(x),                            x,     0.f)     // saved: stand-in
+
+// softplus(x) = log(1 + e^(b x)) / b with b = beta, and x itself where b x > threshold
+// (PyTorch's F.softplus). log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow, and
+// exact for large negative z where 1 + e^z rounds to 1; its derivative is sigmoid(b x).
+__global__ void softplus_forward(const float* __restrict__ in, float* __restrict__ out, int n,
+                                 float beta, float threshold) {
+    GRID_STRIDE_LOOP(i, n) {
+        const float x = in[i], z = x * beta;
+        out[i] = z > threshold ? x : (fmaxf(z, 0.f) + log1pf(expf(-fabsf(z)))) / beta;
+    }
+}
+
+__global__ void softplus_backward(const float* __restrict__ grad, const float* __restrict__ saved,
+                                  float* __restrict__ dx, int n, float beta, float threshold) {
+    GRID_STRIDE_LOOP(i, n) {
+        const float z = saved[i] * beta;
+        dx[i] = z > threshold ? grad[i] : grad[i] * stable_sigmoid(z);
+    }
+}
 
 // clip: y = min(max(x, lo), hi); lo = -inf / hi = +inf stand for "no bound". The
 // gradient passes where lo <= x <= hi (PyTorch's clamp), including at the bounds.
-// Written with comparisons, not fminf/fmaxf, so that NaN passes through as in np.clip.
+// Written with comparisons, not fminf/fmaxf, so that NaN passes through as in np.clip;
+// the bound hi is applied last, so that lo > hi gives hi everywhere (PyTorch's clamp).
 __global__ void clip_forward(const float* __restrict__ in, float* __restrict__ out, int n,
                              float lo, float hi) {
     GRID_STRIDE_LOOP(i, n) {

@@ -162,10 +162,24 @@ class Tanh(UnaryOp):
 
 @register
 class Softplus(UnaryOp):
+    """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (PyTorch's
+    F.softplus: there the two differ by less than e^-threshold / beta)."""
     name = "softplus"
     domain = Domain(-6, 6)
-    def forward(self, ctx, x): return np.logaddexp(0, x).astype(x.dtype)     # log(1 + e^x)
-    def derivative(self, x, y): return np.exp(-np.logaddexp(0, -x))         # sigmoid(x)
+    test_attrs = (dict(beta=1.0, threshold=20.0), dict(beta=3.0, threshold=10.0))
+
+    def infer(self, x, beta=1.0, threshold=20.0):
+        return super().infer(x)
+
+    def forward(self, ctx, x, beta=1.0, threshold=20.0):
+        bx = x * x.dtype.type(beta)
+        return np.where(bx > threshold, x, np.logaddexp(0, bx) / x.dtype.type(beta)).astype(x.dtype)
+
+    def derivative(self, x, y, beta=1.0, threshold=20.0):
+        bx = x * beta
+        return np.asarray(np.where(bx > threshold, 1.0, np.exp(-np.logaddexp(0, -bx))), x.dtype)  # sigmoid(beta x)
+
+    def scalar_args(self, beta=1.0, threshold=20.0): return (np.float32(beta), np.float32(threshold))
 
 
 @register
@@ -187,10 +201,13 @@ class Clip(UnaryOp):
     """min(max(x, lo), hi); the gradient passes where lo <= x <= hi (as PyTorch's clamp).
     lo > hi is allowed, as in PyTorch: every element becomes hi, and no gradient passes."""
     name = "clip"
-    test_attrs = (dict(min=-0.5, max=0.5), dict(min=0.2, max=None), dict(min=None, max=0.1))
+    test_attrs = (dict(min=-0.5, max=0.5), dict(min=0.2, max=None), dict(min=None, max=0.1),
+                  dict(min=0.5, max=-0.5))
 
     def forward(self, ctx, x, min=None, max=None):
-        return np.clip(x, min, max).astype(x.dtype)
+        lo = -np.inf if min is None else min
+        hi = np.inf if max is None else max
+        return np.minimum(np.maximum(x, x.dtype.type(lo)), x.dtype.type(hi))    # max wins over min
 
     def derivative(self, x, y, min=None, max=None):
         lo = -np.inf if min is None else min

@@ -178,6 +178,16 @@ def elementwise_cases(name, rng, v, dtype):
         # divisors kept away from 0, where the quotient's jumps crowd together
         divisor = lambda *s: np.asarray(rng.uniform(0.5, 2, s) * rng.choice([-1, 1], s), dtype=dtype)
         return [([v(*sa), divisor(*sb)], {}) for sa, sb in BINARY_SHAPES]
+    if name in ("remainder", "fmod"):        # divisors of both signs, away from 0
+        divisor = lambda *s: np.asarray(rng.uniform(0.5, 2, s) * rng.choice([-1, 1], s), dtype=dtype)
+        return [([v(*sa), divisor(*sb)], {}) for sa, sb in BINARY_SHAPES]
+    if name in ("atan2", "logaddexp", "logaddexp2"):
+        x = v(3, 5)      # plus a == b, logaddexp's special case
+        return [([v(*sa), v(*sb)], {}) for sa, sb in BINARY_SHAPES] + [([x, x.copy()], {})]
+    if name == "pow_int":                    # int64 bases and exponents, negative ones too
+        ints = lambda lo, hi, *s: rng.integers(lo, hi, size=s).astype(np.int64)
+        return [([ints(-5, 6, 3, 5), ints(0, 9, 3, 5)], {}), ([ints(-3, 4, 4, 1), ints(-3, 4, 1, 6)], {}),
+                ([ints(-9, 10, 7), np.array(13, np.int64)], {}), ([np.array(3, np.int64), ints(0, 30, 2, 3)], {})]
     if name in ("isnan", "isinf", "isfinite"):
         special = v(2, 7)
         special[0, :4] = [np.nan, np.inf, -np.inf, 0.0]

@@ -26,7 +26,6 @@ UNARY = {
     "relu": lambda x: np.where(x > 0, x, 0.0),
     "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
     "tanh": lambda x: (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x)),
-    "softplus": lambda x: np.log1p(np.exp(x)),
     "sign": lambda x: np.where(x > 0, 1.0, np.where(x < 0, -1.0, 0.0)),
 }
 
@@ -62,6 +61,17 @@ UNARY.update({
     "isnan": lambda x: x != x, "isinf": lambda x: np.abs(x) == np.inf,
     "isfinite": lambda x: (x == x) & (np.abs(x) != np.inf),
     "logical_not": lambda x: x == 0,
+    # issue t1: inverse trigonometric and hyperbolic functions from their log/sqrt formulas
+    "asin": lambda x: np.arctan(x / np.sqrt(1.0 - x * x)),
+    "acos": lambda x: np.pi / 2 - np.arctan(x / np.sqrt(1.0 - x * x)),
+    "atan": lambda x: np.array([math.atan(v) for v in x.ravel()]).reshape(x.shape),
+    "sinh": lambda x: (np.exp(x) - np.exp(-x)) / 2, "cosh": lambda x: (np.exp(x) + np.exp(-x)) / 2,
+    "asinh": lambda x: np.sign(x) * np.log(np.abs(x) + np.sqrt(x * x + 1.0)),
+    "acosh": lambda x: np.log(x + np.sqrt(x * x - 1.0)),
+    "atanh": lambda x: 0.5 * np.log((1.0 + x) / (1.0 - x)),
+    "erf": lambda x: erf_series(x), "erfc": lambda x: 1.0 - erf_series(x),
+    "selu": lambda x: 1.0507009873554804934 * np.where(x > 0, x, 1.6732632423543772848 * (np.exp(x) - 1.0)),
+    "logsigmoid": lambda x: -np.log(1.0 + np.exp(-x)),
 })
 
 
@@ -71,6 +81,11 @@ def activation(name, x, **attrs):
         return np.where(x > 0, x, attrs["negative_slope"] * x)
     if name == "elu":
         return np.where(x > 0, x, attrs["alpha"] * (np.exp(x) - 1.0))
+    if name == "celu":
+        return np.where(x > 0, x, attrs["alpha"] * (np.exp(x / attrs["alpha"]) - 1.0))
+    if name == "softplus":
+        bx = attrs["beta"] * x
+        return np.where(bx > attrs["threshold"], x, np.log(1.0 + np.exp(bx)) / attrs["beta"])
     if name == "hardtanh":
         return np.minimum(np.maximum(x, attrs["min_val"]), attrs["max_val"])
     if name == "gelu" and attrs["approximate"] == "tanh":
@@ -94,6 +109,23 @@ def elementwise(name, arrays):
     if name == "div_trunc":
         q = a / b
         return np.where(q < 0, np.ceil(q), np.floor(q))
+    if name == "remainder":                  # a - floor(a / b) b: of b's sign
+        return a - np.floor(a / b) * b
+    if name == "fmod":                       # a - trunc(a / b) b: of a's sign
+        q = a / b
+        return a - np.where(q < 0, np.ceil(q), np.floor(q)) * b
+    if name == "atan2":
+        a, b = np.broadcast_arrays(a, b)
+        return np.array([math.atan2(y, x) for y, x in zip(a.ravel(), b.ravel())]).reshape(a.shape)
+    if name == "logaddexp":
+        return np.log(np.exp(a) + np.exp(b))
+    if name == "logaddexp2":
+        return np.log2(2.0 ** a + 2.0 ** b)
+    if name == "pow_int":                    # Python's exact integer power, one element at a time
+        a, b = np.broadcast_arrays(a, b)
+        out = [int(x) ** int(y) if y >= 0 else (1 if x == 1 else (-1) ** int(y) if x == -1 else 0)
+               for x, y in zip(a.ravel(), b.ravel())]
+        return np.array([(v + 2**63) % 2**64 - 2**63 for v in out], np.int64).reshape(a.shape)  # int64 wrap
     if name in ("logical_and", "logical_or", "logical_xor"):
         ta, tb = a != 0, b != 0
         return {"logical_and": ta & tb, "logical_or": ta | tb, "logical_xor": ta != tb}[name]
@@ -104,9 +136,9 @@ def elementwise(name, arrays):
     raise KeyError(name)
 
 
-ACTIVATIONS_WITH_ARGS = ("leaky_relu", "elu", "hardtanh", "gelu")
+ACTIVATIONS_WITH_ARGS = ("leaky_relu", "elu", "hardtanh", "gelu", "celu", "softplus")
 ELEMENTWISE = ("maximum", "minimum", "copysign", "div_floor", "div_trunc", "logical_and", "logical_or",
-               "logical_xor", "where", "lerp")
+               "logical_xor", "where", "lerp", "remainder", "fmod", "atan2", "logaddexp", "logaddexp2", "pow_int")
 
 BINARY = {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "pow": np.power,

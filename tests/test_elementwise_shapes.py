@@ -25,8 +25,10 @@ def inputs(name, shapes, rng):
     arrays = [rng.uniform(op.domain.low, op.domain.high, s).astype(np.float32) for s in shapes]
     if name == "where":
         arrays[0] = arrays[0] > 0
-    if name in ("div_floor", "div_trunc"):
+    if name in ("div_floor", "div_trunc", "remainder", "fmod"):
         arrays[1] = np.where(arrays[1] == 0, 1, arrays[1]).astype(np.float32)
+    if name == "pow_int":                    # int64 only
+        arrays = [np.round(a).astype(np.int64) for a in arrays]
     return arrays, dict(getattr(op, "test_attrs", [{}])[0])
 
 

@@ -49,8 +49,43 @@ def ceil(input): return _tensor(input).ceil()
 def round(input, *, decimals=0): return _tensor(input).round(decimals=decimals)
 def trunc(input): return _tensor(input).trunc()
 
+# task t1: the elementwise tail
+def asin(input): return _tensor(input).asin()
+def acos(input): return _tensor(input).acos()
+def atan(input): return _tensor(input).atan()
+def sinh(input): return _tensor(input).sinh()
+def cosh(input): return _tensor(input).cosh()
+def asinh(input): return _tensor(input).asinh()
+def acosh(input): return _tensor(input).acosh()
+def atanh(input): return _tensor(input).atanh()
+def erf(input): return _tensor(input).erf()
+def erfc(input): return _tensor(input).erfc()
+def celu(input, alpha=1.0): return _tensor(input).celu(alpha)
+def selu(input): return _tensor(input).selu()
+def logaddexp(input, other): return _tensor(input).logaddexp(other)
+def logaddexp2(input, other): return _tensor(input).logaddexp2(other)
+def atan2(input, other): return _tensor(input).atan2(other)
+def remainder(input, other): return _tensor(input).remainder(other)
+def fmod(input, other): return _tensor(input).fmod(other)
+def pow(input, exponent): return _tensor(input).pow(exponent)
+def isposinf(input): return _tensor(input).isposinf()
+def isneginf(input): return _tensor(input).isneginf()
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return _tensor(input).isclose(other, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return _tensor(input).allclose(other, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh, arctan2 = asin, acos, atan, asinh, acosh, atanh, atan2
 
 __all__ = ["where", "maximum", "minimum", "copysign", "lerp", "div", "floor_divide", "logical_and",
            "logical_or", "logical_xor", "logical_not", "isnan", "isinf", "isfinite", "sin", "cos", "tan",
            "exp2", "log2", "log1p", "expm1", "rsqrt", "reciprocal", "square", "floor", "ceil", "round",
-           "trunc"]
+           "trunc",
+           "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erf", "erfc", "celu", "selu",
+           "logaddexp", "logaddexp2", "atan2", "remainder", "fmod", "pow", "isposinf", "isneginf", "isclose",
+           "allclose", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "arctan2"]

@@ -217,9 +217,13 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods, IntegerOpsMixin
         other = self._operand(other, op_name)
         a, b = (other, self) if reverse else (self, other)
         if a.dtype != b.dtype and not (dtypes.is_float(a.dtype) and dtypes.is_float(b.dtype)):
-            # int tensor with a float operand: compute in float, as PyTorch promotes
-            a, b = (a.float() if not dtypes.is_float(a.dtype) else a,
-                    b.float() if not dtypes.is_float(b.dtype) else b)
+            if dtypes.is_float(a.dtype) or dtypes.is_float(b.dtype):
+                # int tensor with a float operand: compute in float, as PyTorch promotes
+                a, b = (a.float() if not dtypes.is_float(a.dtype) else a,
+                        b.float() if not dtypes.is_float(b.dtype) else b)
+            else:   # two integer/bool dtypes: the wider one, as PyTorch (bool + int32 is int32)
+                common = np.promote_types(a.dtype, b.dtype)
+                a, b = a.to(common), b.to(common)
         return apply(op_name, a, b)
 
     def __add__(self, o): return self._binary("add", o)
@@ -228,11 +232,7 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods, IntegerOpsMixin
     def __rsub__(self, o): return self._binary("sub", o, reverse=True)
     def __mul__(self, o): return self._binary("mul", o)
     def __rmul__(self, o): return self._binary("mul", o, reverse=True)
-    def __truediv__(self, o): return self._binary("div", o)
-    def __rtruediv__(self, o): return self._binary("div", o, reverse=True)
-    def __pow__(self, o): return self._binary("pow", o)
-    def __rpow__(self, o): return self._binary("pow", o, reverse=True)
-    def __neg__(self): return apply("neg", self)
+    # __truediv__, __pow__ (integer rules), __mod__: tinygrad_cu/tensor_elementwise.py
     def __matmul__(self, o): return self.matmul(o)
     def __rmatmul__(self, o): return self._operand(o, "matmul").matmul(self)
     def __eq__(self, o): return self._binary("eq", o)
@@ -242,7 +242,7 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods, IntegerOpsMixin
     def __gt__(self, o): return self._binary("gt", o)
     def __ge__(self, o): return self._binary("ge", o)
 
-    add, sub, mul, pow = __add__, __sub__, __mul__, __pow__     # div (rounding_mode=): tensor_elementwise.py
+    add, sub, mul = __add__, __sub__, __mul__     # div (rounding_mode=), pow: tensor_elementwise.py
 
     def matmul(self, other):
         """Matrix product with numpy's rules: 1-D operands are promoted and the added
@@ -264,20 +264,14 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods, IntegerOpsMixin
         return self.matmul(other)
 
     # --- elementwise -------------------------------------------------------------
-    def exp(self): return apply("exp", self)
-    def log(self): return apply("log", self)
-    def sqrt(self): return apply("sqrt", self)
-    def abs(self): return apply("abs", self)
-    def relu(self): return apply("relu", self)
-    def sigmoid(self): return apply("sigmoid", self)
-    def tanh(self): return apply("tanh", self)
-    def softplus(self): return apply("softplus", self)
-    def sign(self): return apply("sign", self)
-    def neg(self): return apply("neg", self)
+    # exp log sqrt abs relu sigmoid tanh sign neg, with PyTorch's integer rules:
+    # tinygrad_cu/tensor_elementwise.py
 
     def clip(self, min=None, max=None):
         if min is None and max is None:
             raise OpError("clip: at least one of min and max must be given")
+        if not dtypes.is_float(self.dtype):
+            return self._integer_clip(min, max)
         return apply("clip", self, min=None if min is None else float(min),
                      max=None if max is None else float(max))
 

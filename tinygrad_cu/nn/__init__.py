@@ -6,7 +6,7 @@ from . import utils  # noqa: F401
 from .attention import MultiheadAttention  # noqa: F401
 from .activation import Identity, LogSoftmax, ReLU, Sigmoid, Sign, Softmax, Softplus, Tanh  # noqa: F401
 from .activation_modules import (ELU, GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU,  # noqa: F401
-                                 Mish, ReLU6, SiLU, Softsign)
+                                 Mish, ReLU6, SiLU, Softsign, CELU, SELU, LogSigmoid)
 from .container import Sequential  # noqa: F401
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d  # noqa: F401
 from .dropout import Dropout  # noqa: F401

@@ -21,18 +21,16 @@ class Tanh(Module):
 
 
 class Softplus(Module):
-    """log(1 + e^(beta x)) / beta: a smooth ReLU."""
-    def __init__(self, beta=1.0):
+    """log(1 + e^(beta x)) / beta: a smooth ReLU; x itself where beta x > threshold."""
+    def __init__(self, beta=1.0, threshold=20.0):
         super().__init__()
-        self.beta = float(beta)
+        self.beta, self.threshold = float(beta), float(threshold)
 
     def forward(self, x):
-        if self.beta == 1.0:
-            return F.softplus(x)
-        return F.softplus(x * self.beta) * (1.0 / self.beta)
+        return F.softplus(x, self.beta, self.threshold)
 
     def extra_repr(self):
-        return f"beta={self.beta:g}"
+        return f"beta={self.beta:g}, threshold={self.threshold:g}"
 
 
 class Sign(Module):

@@ -95,3 +95,27 @@ class Softsign(_Activation):
 
     def forward(self, x):
         return F.softsign(x)
+
+
+class CELU(_Activation):
+    args = ("alpha",)
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__(inplace)
+        self.alpha = float(alpha)
+
+    def forward(self, x):
+        return F.celu(x, self.alpha)
+
+
+class SELU(_Activation):
+    def forward(self, x):
+        return F.selu(x)
+
+
+class LogSigmoid(_Activation):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return F.logsigmoid(x)

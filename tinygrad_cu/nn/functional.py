@@ -14,7 +14,9 @@ from . import conv_padding
 def relu(x): return x.relu()
 def sigmoid(x): return x.sigmoid()
 def tanh(x): return x.tanh()
-def softplus(x): return x.softplus()
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + e^(beta x)) / beta, and x where beta x > threshold, as PyTorch's."""
+    return input.softplus(beta, threshold)
 def sign(x): return x.sign()
 
 
@@ -71,6 +73,21 @@ def softsign(input):
 def mish(input, inplace=False):
     _not_inplace("mish", inplace)
     return input.mish()
+
+
+def celu(input, alpha=1.0, inplace=False):
+    _not_inplace("celu", inplace)
+    return input.celu(alpha)
+
+
+def selu(input, inplace=False):
+    _not_inplace("selu", inplace)
+    return input.selu()
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)), stable for large |x| (its own kernel: ops/activation.cu)."""
+    return input.logsigmoid()
 
 
 def softmax(x, dim=-1):
