@@ -96,3 +96,10 @@ def test_constant_factories_fill_on_the_device_without_an_upload(monkeypatch):
             tg.zeros_like(like), tg.ones_like(like), tg.full_like(like, -1.0), tg.empty_like(like)]
     assert uploads == []
     assert made[0].tolist() == [[1.0] * 3] * 2 and made[1].tolist() == [2.5] * 4 and made[5].tolist() == [-1.0] * 3
+
+
+def test_linspace_refuses_bool_and_negative_steps_as_pytorch():
+    with pytest.raises(RuntimeError, match="linspace: not supported for bool"):
+        tg.linspace(5, 10, 3, dtype=np.bool_)
+    with pytest.raises(ValueError, match="linspace: number of steps must be non-negative, got -1"):
+        tg.linspace(1, 2, -1)

@@ -10,6 +10,7 @@ computed on the host and uploaded too (no kernel makes them).
 import numpy as np
 
 from . import dtypes
+from .errors import OpError
 from .device import get_device
 from .tensor import Tensor
 
@@ -83,14 +84,16 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
     are exact; an integer dtype truncates."""
     steps = int(steps)
     if steps < 0:
-        raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
+        raise OpError(f"linspace: number of steps must be non-negative, got {steps}")
+    dtype = dtypes.as_dtype(dtype) or dtypes.float32
+    if dtype == np.bool_:
+        raise OpError("linspace: not supported for bool (as in PyTorch): give a number dtype")
     i = np.arange(steps, dtype=np.float64)
     step = (end - start) / (steps - 1) if steps > 1 else 0.0
     values = np.where(i < steps // 2, start + i * step, end - (steps - 1 - i) * step)
     if steps == 1:
         values = np.array([start], np.float64)
-    return Tensor(values, dtype=dtypes.as_dtype(dtype) or dtypes.float32, device=device,
-                  requires_grad=requires_grad)
+    return Tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def from_numpy(array):
