@@ -230,9 +230,10 @@ class Getitem(MovementOp):
     def infer(self, x, index):
         for it in index:
             if isinstance(it, np.ndarray) and it.dtype.kind not in "iub":
-                raise TypeError(f"getitem: index arrays must be integer or bool, got {it.dtype}")
+                raise IndexError(f"getitem: tensors used as indices must be integer or bool, got {it.dtype} "
+                                 "(as PyTorch, an IndexError)")
             if isinstance(it, float):
-                raise TypeError(f"getitem: float index {it} for shape {x.shape}")
+                raise IndexError(f"getitem: float index {it} for shape {x.shape} (indices must be integers)")
         try:
             shape = index_array(_probe(x.shape), index).shape
         except IndexError as e:

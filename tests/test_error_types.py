@@ -33,3 +33,17 @@ def test_dtype_errors_are_type_and_runtime_errors():
     with pytest.raises(TypeError, match="matmul: inputs must have the same dtype, got float32, float64") as caught:
         tg.ones(2, 2, dtype=tg.float32).matmul(tg.ones(2, 2, dtype=tg.float64))
     assert isinstance(caught.value, RuntimeError)
+
+
+def test_float_indices_are_index_errors_as_pytorch():
+    a = tg.ones(10, 11)
+    with pytest.raises(IndexError, match="getitem: tensors used as indices must be integer or bool, got float32"):
+        a[tg.tensor(1.1)]
+    with pytest.raises(IndexError, match="getitem: float index 1.5"):
+        a[1.5]
+
+
+def test_float_targets_of_the_wrong_shape_are_type_and_runtime_errors():
+    with pytest.raises(TypeError, match="cross_entropy: labels must be an integer tensor") as caught:
+        tg.nn.functional.cross_entropy(tg.ones(4, 3), tg.ones(4, 1))
+    assert isinstance(caught.value, RuntimeError)

@@ -21,6 +21,7 @@ Inputs may be (N, C), (C,) or (N, C, d1, ...), as PyTorch's.
 """
 import numpy as np
 
+from ..errors import OpTypeError
 from ..autograd import apply
 from ..ops.softmax import check_labels
 from ..tensor import Tensor
@@ -181,7 +182,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         t_shape, t_dtype = ((tuple(target.shape), target.dtype) if isinstance(target, Tensor)
                             else (np.shape(target), np.asarray(target).dtype))
         if t_shape != tuple(input.shape):
-            raise TypeError(f"cross_entropy: labels must be an integer tensor, got {t_dtype} (float targets are "
+            raise OpTypeError(f"cross_entropy: labels must be an integer tensor, got {t_dtype} (float targets are "
                             f"class probabilities of the input's shape {input.shape}, got {t_shape})")
         p, _ = _class_last(_tensor_like(input, target, "cross_entropy"), "cross_entropy")
         if eps:
