@@ -63,6 +63,7 @@ static std::atomic<int> g_error{NO_ERROR};
 static char g_error_text[2048];
 static uintptr_t g_error_address = 0;     // the faulting address of an E_MEMORY_FAULT
 static const emu_guard::Api* g_guard = nullptr;  // the guard library (emu_set_guard); none: no fault handling
+static constexpr long SMALL_LOOP_LAUNCH_THREADS = 1L << 15;  // run on the launching thread alone
 static int g_max_workers = 0;            // 0: the default (OpenMP's, or the pool's: all cores)
 static pid_t g_pool_pid = 0;             // process that started libgomp's thread pool
 // without OpenMP: the runtime's pool, set by emu_set_pool (nullptr: blocks run serially)
@@ -555,6 +556,11 @@ template <bool FIBERS, class Body> static int run_grid(const unsigned* dims, siz
   // (The runtime's own pool checks this itself.)
   if (g_pool_pid && g_pool_pid != getpid()) workers = 1;
   if (g.blocks < workers) workers = (int)g.blocks;
+  // A small loop-mode grid (no barriers: one plain loop per block) costs less on this thread
+  // than waking the others, and far less when the machine is busy: an OpenMP team then waits
+  // for a core to come free (milliseconds, for microseconds of work). A worker count set
+  // explicitly (emu_set_max_workers) is kept.
+  if (!FIBERS && g_max_workers == 0 && g.blocks * (long)g.threads <= SMALL_LOOP_LAUNCH_THREADS) workers = 1;
   // tiny loop-mode blocks (vector add) come in chunks, so the shared counter is cheap
   long chunk = FIBERS || workers <= 1 ? 1 : std::max(1L, std::min(64L, g.blocks / (workers * 16L)));
   GridRun<Body> r{&g, &body, run_thread, chunk};
