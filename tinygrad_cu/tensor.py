@@ -353,14 +353,16 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
         integer and boolean arrays or tensors); differentiable."""
         return apply("getitem", self, index=_normalize_index(index))
 
-    def pad(self, pad_width, value=0.0):
-        """numpy-style padding: one (before, after) pair per dimension."""
+    def pad(self, pad_width, value=0.0, mode="constant"):
+        """numpy-style padding: one (before, after) pair per dimension; a negative pad
+        crops, and mode is F.pad's (tinygrad_cu/nn/padding.py)."""
+        from .nn.padding import pad_pairs
         try:
             pad_width = tuple((int(a), int(b)) for a, b in pad_width)
         except (TypeError, ValueError):
             raise ValueError(f"pad: pad_width must be one (before, after) pair per dim of {self.shape}, "
                              f"got {pad_width!r} (nn.functional.pad takes PyTorch's flat form)") from None
-        return apply("pad", self, pad_width=pad_width, value=float(value))
+        return pad_pairs(self, pad_width, mode, value)
 
     # --- functional conveniences --------------------------------------------------
     def softmax(self, axis=-1):
