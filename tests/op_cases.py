@@ -10,6 +10,7 @@ import numpy as np
 from tinygrad_cu.op import REGISTRY
 
 from op_cases_movement import movement_cases
+from op_cases_tail import tail_cases
 
 UNARY_SHAPES = [(), (1,), (7,), (3, 5), (2, 1, 33)]
 BINARY_SHAPES = [((3, 5), (3, 5)), ((3, 1), (1, 5)), ((), (2, 3)), ((7,), (2, 3, 7)), ((2, 1, 4), (3, 1))]
@@ -119,6 +120,8 @@ def cases_for(name, rng, dtype=np.float64):
         return [([v(2, 3, 8, 9)], a) for a in _attrs(op)]
     if family in ("gather", "scatter", "rearrange"):      # issue 11: tests/op_cases_movement.py
         return movement_cases(name, v, rng)
+    if family in ("pad_mode", "logcumsumexp"):          # issue t2: tests/op_cases_tail.py
+        return tail_cases(name, v, rng)
     return None
 
 

@@ -1,0 +1,15 @@
+"""Registry test cases of the movement/reduction tail (issue t2): ops/pad_mode.py and
+ops/logcumsumexp.py (used by tests/op_cases.py). Small shapes; pads as large as each
+mode allows (reflect: n - 1, circular: n), 0-d and size-1 dims."""
+
+
+def tail_cases(name, v, rng):
+    """Cases (arrays, attrs) for op `name`; v(*shape) draws values from the op's domain."""
+    if name == "pad_mode":
+        return [([v(3, 4)], dict(pad_width=((2, 1), (3, 0)), mode="reflect")),
+                ([v(2, 1, 5)], dict(pad_width=((0, 0), (0, 0), (4, 4)), mode="reflect")),
+                ([v(3, 4)], dict(pad_width=((4, 1), (0, 6)), mode="replicate")),
+                ([v(1, 2)], dict(pad_width=((2, 3), (1, 1)), mode="replicate")),
+                ([v(3, 4)], dict(pad_width=((3, 1), (2, 4)), mode="circular")),
+                ([v()], dict(pad_width=(), mode="reflect"))]
+    return None

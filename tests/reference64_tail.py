@@ -1,0 +1,35 @@
+"""Independent float64 references of the movement/reduction tail (issue t2; used by
+tests/reference64.py): element by element from PyTorch's definitions, sharing no code
+with ops/."""
+import numpy as np
+
+OPS = ("pad_mode",)
+
+
+def _fold(c, n, mode):
+    """Input coordinate copied by padded coordinate c (c relative to the input's start)."""
+    if mode == "replicate":
+        return min(max(c, 0), n - 1)
+    if mode == "circular":
+        while c < 0:
+            c += n
+        while c >= n:
+            c -= n
+        return c
+    if c < 0:                                 # reflect: mirror at 0 without repeating it
+        return -c
+    if c >= n:                                # mirror at n - 1
+        return (n - 1) - (c - (n - 1))
+    return c
+
+
+def pad_mode(x, pad_width, mode):
+    out_shape = tuple(n + a + b for n, (a, b) in zip(x.shape, pad_width))
+    out = np.zeros(out_shape, x.dtype)
+    for c in np.ndindex(*out_shape):
+        out[c] = x[tuple(_fold(j - a, n, mode) for j, n, (a, _) in zip(c, x.shape, pad_width))]
+    return out
+
+
+def forward(name, arrays, attrs):
+    return {"pad_mode": pad_mode}[name](*arrays, **attrs)
