@@ -9,6 +9,7 @@ import numpy as np
 
 from . import autograd, dtypes
 from .autograd import apply, run
+from .errors import OpError
 from .device import get_device
 from .device.recording import state as recording
 from .op import REGISTRY
@@ -277,13 +278,14 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
     clamp = clip
 
     # --- reductions --------------------------------------------------------------
-    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
+        """dtype: cast the input to it first (PyTorch's sum(dtype=))."""
         axis, keepdims = _axis_args("sum", axis, dim, keepdims, keepdim)
-        return apply("sum", self, axis=axis, keepdims=keepdims)
+        return apply("sum", self if dtype is None else self.to(dtype), axis=axis, keepdims=keepdims)
 
-    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
         axis, keepdims = _axis_args("mean", axis, dim, keepdims, keepdim)
-        out = self.sum(axis=axis, keepdims=keepdims)
+        out = self.sum(axis=axis, keepdims=keepdims, dtype=dtype)
         count = self.numel() // max(out.numel(), 1) if self.numel() else 0
         return out * (1.0 / count if count else float("nan"))
 
@@ -360,15 +362,20 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
         try:
             pad_width = tuple((int(a), int(b)) for a, b in pad_width)
         except (TypeError, ValueError):
-            raise ValueError(f"pad: pad_width must be one (before, after) pair per dim of {self.shape}, "
+            raise OpError(f"pad: pad_width must be one (before, after) pair per dim of {self.shape}, "
                              f"got {pad_width!r} (nn.functional.pad takes PyTorch's flat form)") from None
         return pad_pairs(self, pad_width, mode, value)
 
     # --- functional conveniences --------------------------------------------------
     def softmax(self, axis=-1):
+        """A 0-d tensor is one row of one element (axis 0 or -1), as PyTorch: softmax 1."""
+        if self.ndim == 0:
+            return apply("softmax", self.reshape(1), axis=self._dim(axis, "softmax")).reshape(())
         return apply("softmax", self, axis=axis)
 
     def log_softmax(self, axis=-1):
+        if self.ndim == 0:
+            return apply("log_softmax", self.reshape(1), axis=self._dim(axis, "log_softmax")).reshape(())
         return apply("log_softmax", self, axis=axis)
 
 

@@ -5,9 +5,11 @@ mode='constant', ops/movement.py; the `pad_mode` op for 'reflect', 'replicate',
 'circular', ops/pad_mode.py), then crop the negative parts with one slice (`getitem`).
 That is PyTorch's order: pad first, crop after, so a negative pad removes padded or
 original elements alike, and the reflect/circular size limits apply to the positive
-pads only.
+pads only. Refusals are OpError (a ValueError that is also PyTorch's RuntimeError);
+an unknown mode is NotImplementedError, as PyTorch.
 """
 from ..autograd import apply
+from ..errors import OpError
 
 MODES = ("constant", "reflect", "replicate", "circular")
 
@@ -17,7 +19,7 @@ def pairs_from_flat(x, pad):
     (before, after) pair per dim, first dim first."""
     pad = tuple(pad)
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ValueError(f"pad: padding length must be even and at most 2 * {x.ndim} for an input of shape "
+        raise OpError(f"pad: padding length must be even and at most 2 * {x.ndim} for an input of shape "
                          f"{x.shape}, got {len(pad)} values {pad}")
     pairs = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
@@ -30,9 +32,9 @@ def pad_pairs(x, pairs, mode="constant", value=None):
     if mode not in MODES:
         raise NotImplementedError(f"pad: unrecognised padding mode {mode!r} (one of {', '.join(MODES)})")
     if len(pairs) != x.ndim:
-        raise ValueError(f"pad: need one (before, after) pair per dim of {x.shape}, got {pairs}")
+        raise OpError(f"pad: need one (before, after) pair per dim of {x.shape}, got {pairs}")
     if mode != "constant" and value not in (None, 0, 0.0):
-        raise ValueError(f"pad: padding mode {mode!r} does not take a value (got {value})")
+        raise OpError(f"pad: padding mode {mode!r} does not take a value (got {value})")
     if mode == "circular" and any(a < 0 or b < 0 for a, b in pairs):
         raise NotImplementedError("pad: negative pads with mode='circular' are not supported "
                                   "(PyTorch's result there is not defined either)")
@@ -47,6 +49,6 @@ def pad_pairs(x, pairs, mode="constant", value=None):
     for d, ((a, b), n) in enumerate(zip(pairs, out.shape)):
         start, stop = -min(a, 0), n + min(b, 0)
         if stop < start:
-            raise ValueError(f"pad: pads {pairs[d]} of dim {d} leave a negative size for input shape {x.shape}")
+            raise OpError(f"pad: pads {pairs[d]} of dim {d} leave a negative size for input shape {x.shape}")
         crop.append(slice(start, stop))
     return out[tuple(crop)]
