@@ -3,7 +3,9 @@
 PyTorch's cumsum/cumprod(dim); its cummax/cummin(dim) return (values, indices): here the
 indices are argcummax/argcummin (ties and NaN take the later index, as PyTorch), and
 Tensor.cummax reads the values with values_at, whose gradient adds each output's
-gradient to the element it came from. cumprod's gradient is exact with zeros.
+gradient to the element it came from. cumprod's gradient is exact with zeros. cumsum and
+cumprod also take int64 rows (exact, wrapping on overflow as PyTorch; Tensor.cumsum turns
+other integers and bool into int64 first, PyTorch's result dtype); no gradient then.
 Kernels: ops/scan.cu (a block-wide Hillis-Steele scan per row).
 """
 import numpy as np
@@ -18,27 +20,35 @@ SOURCE = "scan.cu"
 
 class ScanOp(Op):
     test_attrs = (dict(axis=-1), dict(axis=0), dict(axis=1))
+    takes_int64 = False           # cumsum, cumprod: kernels <name>_i64_forward too
 
     def __init__(self):
-        self.kernels = (f"{self.name}_forward",) + ((f"{self.name}_backward",) if self.differentiable else ())
+        self.kernels = (f"{self.name}_forward",) + ((f"{self.name}_backward",) if self.differentiable else ()) + \
+            ((f"{self.name}_i64_forward",) if self.takes_int64 else ())
+
+    def integer_rows(self, dtype):
+        return self.takes_int64 and dtype == dtypes.int64
 
     def out_dtype(self, dtype):
         return dtype
 
     def infer(self, x, axis=-1):
-        self.check_float(x)
+        if not self.integer_rows(x.dtype):
+            self.check_float(x)
         if not isinstance(axis, (int, np.integer)):
             raise TypeError(f"{self.name}: axis must be an int, got {axis!r}")
         normalize_axes(self.name, axis, len(x.shape))
         return Meta(x.shape, self.out_dtype(x.dtype))
 
     def gpu_forward(self, gpu, ctx, x, axis=-1):
-        gpu.require_dtype(self.name, x)
+        integer = self.integer_rows(x.dtype)
+        if not integer:
+            gpu.require_dtype(self.name, x)
         y = gpu.empty(x.shape, self.out_dtype(x.dtype))
         if y.size:
             outer, R, inner = rows_view(x.shape, axis)
             grid, block = launch_config(gpu, outer * inner, R)
-            gpu.launch(SOURCE, self.kernels[0], grid, block, x, y, np.int64(outer), np.int64(R), np.int64(inner))
+            gpu.launch(SOURCE, f"{self.name}_i64_forward" if integer else self.kernels[0], grid, block, x, y, np.int64(outer), np.int64(R), np.int64(inner))
         return y
 
 
@@ -51,6 +61,7 @@ def along(a, axis):
 class Cumsum(ScanOp):
     name = "cumsum"
     saves = ()
+    takes_int64 = True
 
     def forward(self, ctx, x, axis=-1):
         return np.cumsum(x.reshape(1) if x.ndim == 0 else x, axis=axis).reshape(x.shape).astype(x.dtype)
@@ -76,6 +87,7 @@ class Cumsum(ScanOp):
 class Cumprod(ScanOp):
     name = "cumprod"
     saves = ("inputs", "output")
+    takes_int64 = True
     domain = Domain(-1.5, 1.5)
 
     def forward(self, ctx, x, axis=-1):

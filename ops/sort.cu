@@ -22,6 +22,7 @@
 //   of each step. Barriers: after the load (every key in place), after every step (the
 //   next step pairs different positions, written by other threads), and after the row's
 //   first K indices are written out (the next row's load overwrites them).
+// Integer rows: argsort_rows_shared_i32/_i64 and argsort_step_i32/_i64 (end of file).
 // Longer rows (R > 1024): the same network in global memory over a (rows, P) int64
 //   scratch of indices that the host allocates: argsort_init writes 0..P-1, then one
 //   launch of argsort_step per step (the launch boundary is the barrier), one thread per
@@ -129,3 +130,80 @@ __global__ void argsort_take(const long long* __restrict__ scratch, long long* _
         out[e] = scratch[(o * inner + i) * P + j];
     }
 }
+
+// --- integer keys (int32, int64) ---------------------------------------------------------
+// The same network, work mapping and barriers (after the load, after every step, after
+// the write-out) with exact integer keys: a key is widened to long long, nothing passes
+// through float (2^24 + 1 stays itself). Integers have no NaN, so the order is
+// (value, index). Shared memory: P long long keys and P indices, 16 KiB for P = 1024.
+// argsort_init and argsort_take move indices only and serve both. (The .cu is compiled as
+// extern "C", as PyCUDA does: no templates, so one macro per dtype.)
+
+// Does (av, ai) come before (bv, bi)? Indices >= R are padding and come last.
+__device__ __forceinline__ bool int_sorts_before(long long av, long long ai, long long bv, long long bi,
+                                                 long long R, int descending)
+{
+    if (ai >= R || bi >= R) return ai < bi;
+    if (av != bv) return descending ? av > bv : av < bv;
+    return ai < bi;
+}
+
+#define INT_SORT_KERNELS(SUFFIX, T)                                                                    \
+    __global__ void argsort_rows_shared_##SUFFIX(const T* __restrict__ x, long long* __restrict__ out, \
+                                                 long long outer, long long R, long long inner,        \
+                                                 long long K, long long P, int descending)            \
+    {                                                                                                  \
+        __shared__ long long keys[SORT_SHARED_MAX];                                                    \
+        __shared__ long long pos[SORT_SHARED_MAX];                                                     \
+        const long long t = threadIdx.x;                                                               \
+        for (long long q = blockIdx.x; q < outer * inner; q += gridDim.x) {                            \
+            const long long o = q / inner, i = q % inner;                                              \
+            for (long long p = t; p < P; p += blockDim.x) {                                            \
+                keys[p] = p < R ? (long long)x[(o * R + p) * inner + i] : 0;                           \
+                pos[p] = p;                                                                            \
+            }                                                                                          \
+            __syncthreads();                               /* the row is loaded */                     \
+            for (long long k = 2; k <= P; k <<= 1) {                                                   \
+                for (long long j = k >> 1; j > 0; j >>= 1) {                                           \
+                    for (long long p = t; p < P / 2; p += blockDim.x) {                                \
+                        long long a, b;                                                                \
+                        bool up;                                                                       \
+                        bitonic_pair(p, k, j, &a, &b, &up);                                            \
+                        if (int_sorts_before(keys[b], pos[b], keys[a], pos[a], R, descending) == up) { \
+                            const long long kv = keys[a]; keys[a] = keys[b]; keys[b] = kv;             \
+                            const long long pv = pos[a]; pos[a] = pos[b]; pos[b] = pv;                 \
+                        }                                                                              \
+                    }                                                                                  \
+                    __syncthreads();                       /* step done before the next */             \
+                }                                                                                      \
+            }                                                                                          \
+            for (long long p = t; p < K; p += blockDim.x)                                              \
+                out[(o * K + p) * inner + i] = pos[p];                                                 \
+            __syncthreads();                               /* written out before the next load */      \
+        }                                                                                              \
+    }                                                                                                  \
+                                                                                                       \
+    __global__ void argsort_step_##SUFFIX(const T* __restrict__ x, long long* __restrict__ scratch,    \
+                                          long long outer, long long R, long long inner, long long P,  \
+                                          long long k, long long j, int descending)                   \
+    {                                                                                                  \
+        const long long half = P / 2, n = outer * inner * half;                                        \
+        for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n;                    \
+             e += (long long)gridDim.x * blockDim.x) {                                                 \
+            const long long q = e / half, o = q / inner, i = q % inner;                                \
+            long long a, b;                                                                            \
+            bool up;                                                                                   \
+            bitonic_pair(e % half, k, j, &a, &b, &up);                                                 \
+            long long* row = scratch + q * P;                                                          \
+            const long long ia = row[a], ib = row[b];                                                  \
+            const long long va = ia < R ? (long long)x[(o * R + ia) * inner + i] : 0;                  \
+            const long long vb = ib < R ? (long long)x[(o * R + ib) * inner + i] : 0;                  \
+            if (int_sorts_before(vb, ib, va, ia, R, descending) == up) {                               \
+                row[a] = ib;                                                                           \
+                row[b] = ia;                                                                           \
+            }                                                                                          \
+        }                                                                                              \
+    }
+
+INT_SORT_KERNELS(i32, int)
+INT_SORT_KERNELS(i64, long long)

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from . import dtypes
 from .autograd import apply
 from .op import REGISTRY, normalize_axes
 
@@ -37,6 +38,28 @@ def _one_dim(op, dim, axis):
 
 def _keep(keepdim, keepdims):
     return bool(keepdim if keepdims is None else keepdims)
+
+
+def _scan_input(x, dtype):
+    """cumsum/cumprod's input: cast to dtype if given; integers and bool widened to int64
+    (PyTorch's result dtype; the scan kernels take float32 and int64)."""
+    if dtype is not None:
+        return x.to(dtype)
+    return x.to(dtypes.int64) if x.dtype.kind in "iub" and x.dtype != dtypes.int64 else x
+
+
+def _sort_keys(x):
+    """argsort/argtopk keys: floats, int32 and int64 as they are; uint8 and bool as int64
+    (same order, and the kernels compare int32/int64 exactly)."""
+    return x.to(dtypes.int64) if x.dtype in (dtypes.uint8, dtypes.bool_) else x
+
+
+def _values_along(x, indices, dim):
+    """The sorted values: values_at (carries the gradient back) for floats; integers have
+    no gradient and are read by gather, which moves any dtype."""
+    if x.dtype.kind in "iub":
+        return x.gather(dim, indices)
+    return apply("values_at", x, indices, axis=dim, unique=True)
 
 
 class ReductionsMixin:
@@ -136,14 +159,13 @@ class ReductionsMixin:
 
     # --- cumulative --------------------------------------------------------------------
     def cumsum(self, dim, *, dtype=None, axis=None):
-        """Running sum along dim; dtype: cast the input to it first (as PyTorch)."""
-        x = self if dtype is None else self.to(dtype)
-        return apply("cumsum", x, axis=_one_dim("cumsum", dim, axis))
+        """Running sum along dim; dtype: cast the input to it first (as PyTorch).
+        Integers and bool give int64, as PyTorch."""
+        return apply("cumsum", _scan_input(self, dtype), axis=_one_dim("cumsum", dim, axis))
 
     def cumprod(self, dim, *, dtype=None, axis=None):
         """Running product; the gradient is right with zeros in the input."""
-        x = self if dtype is None else self.to(dtype)
-        return apply("cumprod", x, axis=_one_dim("cumprod", dim, axis))
+        return apply("cumprod", _scan_input(self, dtype), axis=_one_dim("cumprod", dim, axis))
 
     def logcumsumexp(self, dim):
         """log(cumsum(exp(x))) along dim, stable: output k is the logsumexp of the row
@@ -179,14 +201,14 @@ class ReductionsMixin:
     def sort(self, dim=-1, descending=False, *, stable=False):
         """(values, indices) sorted along dim; NaN counts as the largest value. Always
         stable (equal values keep their order), so `stable` changes nothing."""
-        indices = apply("argsort", self, axis=dim, descending=bool(descending), stable=bool(stable))
-        return return_types.sort(apply("values_at", self, indices, axis=dim, unique=True), indices)
+        indices = apply("argsort", _sort_keys(self), axis=dim, descending=bool(descending), stable=bool(stable))
+        return return_types.sort(_values_along(self, indices, dim), indices)
 
     def argsort(self, dim=-1, descending=False, *, stable=False):
-        return apply("argsort", self, axis=dim, descending=bool(descending), stable=bool(stable))
+        return apply("argsort", _sort_keys(self), axis=dim, descending=bool(descending), stable=bool(stable))
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
         """(values, indices) of the k largest (largest=False: smallest) along dim, in
         sorted order (also when sorted=False, which PyTorch allows)."""
-        indices = apply("argtopk", self, k=int(k), axis=dim, largest=bool(largest), sorted=bool(sorted))
-        return return_types.topk(apply("values_at", self, indices, axis=dim, unique=True), indices)
+        indices = apply("argtopk", _sort_keys(self), k=int(k), axis=dim, largest=bool(largest), sorted=bool(sorted))
+        return return_types.topk(_values_along(self, indices, dim), indices)
