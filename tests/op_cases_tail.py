@@ -3,6 +3,9 @@ ops/logcumsumexp.py (used by tests/op_cases.py). Small shapes; pads as large as 
 mode allows (reflect: n - 1, circular: n), 0-d and size-1 dims."""
 
 
+import numpy as np
+
+
 def tail_cases(name, v, rng):
     """Cases (arrays, attrs) for op `name`; v(*shape) draws values from the op's domain."""
     if name == "pad_mode":
@@ -12,4 +15,8 @@ def tail_cases(name, v, rng):
                 ([v(1, 2)], dict(pad_width=((2, 3), (1, 1)), mode="replicate")),
                 ([v(3, 4)], dict(pad_width=((3, 1), (2, 4)), mode="circular")),
                 ([v()], dict(pad_width=(), mode="reflect"))]
+    if name == "logcumsumexp":      # 300: several chunks of a block; a row far apart in scale
+        spread = np.array([[0.0, 30.0, -30.0, 29.5, 1.0]], dtype=v(1).dtype)
+        return [([v(7)], dict(axis=-1)), ([v(3, 5)], dict(axis=0)), ([v(2, 4, 3)], dict(axis=1)),
+                ([v()], dict(axis=0)), ([v(2, 300)], dict(axis=-1)), ([spread], dict(axis=1))]
     return None

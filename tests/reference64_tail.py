@@ -3,7 +3,9 @@ tests/reference64.py): element by element from PyTorch's definitions, sharing no
 with ops/."""
 import numpy as np
 
-OPS = ("pad_mode",)
+import math
+
+OPS = ("pad_mode", "logcumsumexp")
 
 
 def _fold(c, n, mode):
@@ -31,5 +33,17 @@ def pad_mode(x, pad_width, mode):
     return out
 
 
+def logcumsumexp(x, axis):
+    """Each row: out[k] = m + log(sum_{j <= k} exp(x[j] - m)), m the max of x[:k + 1]."""
+    rows = np.moveaxis(x.reshape(1) if x.ndim == 0 else x, axis, -1)
+    out = np.zeros(rows.shape)
+    for pos in np.ndindex(*rows.shape[:-1]):
+        row = [float(e) for e in rows[pos]]
+        for k in range(len(row)):
+            m = max(row[:k + 1])
+            out[pos + (k,)] = m + math.log(sum(math.exp(e - m) for e in row[:k + 1]))
+    return np.moveaxis(out, -1, axis if x.ndim else 0).reshape(x.shape)
+
+
 def forward(name, arrays, attrs):
-    return {"pad_mode": pad_mode}[name](*arrays, **attrs)
+    return {"pad_mode": pad_mode, "logcumsumexp": logcumsumexp}[name](*arrays, **attrs)

@@ -168,22 +168,8 @@ class ReductionsMixin:
         return apply("cumprod", _scan_input(self, dtype), axis=_one_dim("cumprod", dim, axis))
 
     def logcumsumexp(self, dim):
-        """log(cumsum(exp(x))) along dim, stable: output k is the logsumexp of the row
-        with the elements after k masked to -inf (a composite: add of a triangular mask,
-        then the fused logsumexp op; its gradient is the masked softmax). It holds a
-        row x row grid per row, O(R^2) memory: fine for the rows of a sequence model."""
-        from .tensor import Tensor
-        if self.ndim == 0:
-            normalize_axes("logcumsumexp", dim, 1)
-            return apply("logsumexp", self.reshape(1), axis=0, keepdims=False).reshape(())
-        d = normalize_axes("logcumsumexp", dim, self.ndim)[0]
-        R = self.shape[d]
-        order = [i for i in range(self.ndim) if i != d] + [d]
-        rows = self.permute(*order) if d != self.ndim - 1 else self
-        later = np.where(np.tril(np.ones((R, R), bool)), 0.0, -np.inf).astype(self.dtype)   # [k, j]: j > k
-        grid = rows.unsqueeze(-2) + Tensor(later, dtype=self.dtype, device=self.device)
-        out = apply("logsumexp", grid, axis=-1, keepdims=False) if R else rows * 1.0
-        return out.permute(*np.argsort(order).tolist()) if d != self.ndim - 1 else out
+        """log(cumsum(exp(x))) along dim, stable (one op, ops/logcumsumexp.py)."""
+        return apply("logcumsumexp", self, axis=dim)
 
     def _cumulative_extremum(self, kind, dim):
         indices = apply("argcum" + kind, self, axis=dim)
