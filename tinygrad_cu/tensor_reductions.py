@@ -80,7 +80,7 @@ class ReductionsMixin:
             raise TypeError(f"{kind}: dim must be an int (for several dims use a{kind}), got {dim!r}")
         d = normalize_axes(kind, dim, max(self.ndim, 1))[0]     # a 0-d tensor takes dim 0 or -1
         indices = apply("arg" + kind, self, axis=d if self.ndim else None, keepdims=True)
-        values = apply("values_at", self, indices, axis=d, unique=True)
+        values = _values_along(self, indices, d)         # integers: gather (no gradient)
         if not keepdim and self.ndim:
             values, indices = values.squeeze(d), indices.squeeze(d)
         return getattr(return_types, kind)(values, indices)
