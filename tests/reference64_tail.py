@@ -5,7 +5,7 @@ import numpy as np
 
 import math
 
-OPS = ("pad_mode", "logcumsumexp")
+OPS = ("pad_mode", "logcumsumexp", "diagonal", "unfold")
 
 
 def _fold(c, n, mode):
@@ -45,5 +45,40 @@ def logcumsumexp(x, axis):
     return np.moveaxis(out, -1, axis if x.ndim else 0).reshape(x.shape)
 
 
+def diagonal(x, offset, dim1, dim2):
+    """out[rest..., i] = x[.. i - min(offset, 0) at dim1 .., i + max(offset, 0) at dim2 ..]"""
+    d1, d2 = dim1 % x.ndim, dim2 % x.ndim
+    rest = [d for d in range(x.ndim) if d not in (d1, d2)]
+    pairs = []
+    r, c = max(-offset, 0), max(offset, 0)
+    while r < x.shape[d1] and c < x.shape[d2]:
+        pairs.append((r, c))
+        r, c = r + 1, c + 1
+    out = np.zeros(tuple(x.shape[d] for d in rest) + (len(pairs),))
+    for outer in np.ndindex(*[x.shape[d] for d in rest]):
+        for i, (r, c) in enumerate(pairs):
+            at = [0] * x.ndim
+            for d, v in zip(rest, outer):
+                at[d] = v
+            at[d1], at[d2] = r, c
+            out[outer + (i,)] = x[tuple(at)]
+    return out
+
+
+def unfold(x, dimension, size, step):
+    """out[..., w, ..., s] = x[..., w * step + s, ...]; a 0-d x is one window of itself."""
+    if x.ndim == 0:
+        return np.full((size,), float(x))
+    d = dimension % x.ndim
+    count = (x.shape[d] - size) // step + 1
+    out = np.zeros(x.shape[:d] + (count,) + x.shape[d + 1:] + (size,))
+    for c in np.ndindex(*out.shape):
+        src = list(c[:-1])
+        src[d] = c[d] * step + c[-1]
+        out[c] = x[tuple(src)]
+    return out
+
+
 def forward(name, arrays, attrs):
-    return {"pad_mode": pad_mode, "logcumsumexp": logcumsumexp}[name](*arrays, **attrs)
+    return {"pad_mode": pad_mode, "logcumsumexp": logcumsumexp, "diagonal": diagonal,
+            "unfold": unfold}[name](*arrays, **attrs)

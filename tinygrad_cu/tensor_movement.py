@@ -1,8 +1,8 @@
 """Tensor methods for moving data (issue 11), with PyTorch's names and arguments.
 
 A mixin of `Tensor`. Registered ops with their own kernels (ops/gather.py, ops/scatter.py,
-ops/rearrange.py): flip, roll, repeat, tril, triu, gather, scatter, scatter_add,
-scatter_reduce, index_select (and F.one_hot). Composites of existing ops, as PyTorch and
+ops/rearrange.py, ops/strided_view.py): flip, roll, repeat, tril, triu, gather, scatter,
+scatter_add, scatter_reduce, index_select (and F.one_hot), diagonal, unfold. Composites of existing ops, as PyTorch and
 tinygrad write them (docs/ops.md):
   narrow, chunk, split     slices (getitem of a basic index: one strided copy each)
   tile                     repeat, with the dims padded on the left by 1s
@@ -12,6 +12,11 @@ tinygrad write them (docs/ops.md):
                            tensor's values (which, as in PyTorch, must be read: they decide
                            the output's shape)
   einsum                   tinygrad_cu/einsum_composite.py: permute, reshape, sum, matmul
+  diag                     2-D: diagonal; 1-D: pad each element with n zeros, flatten, cut
+                           to n * n (x[i] lands at i (n + 1)), pad again for the offset
+  unflatten, meshgrid      reshape (and expand)
+  masked_select            index_select of the mask's True positions, read on the host (the
+                           output's length depends on them: a synchronisation, as in PyTorch)
 Index tensors may be int64 or int32 (converted, as PyTorch accepts both).
 """
 import numpy as np
@@ -213,22 +218,11 @@ class MovementMethods:
                              f"total {index.size}")
         return x.index_select(d, Tensor(index, device=self.device))
 
-
-    # --- the movement tail (issue t2): composites of getitem, index_select, pad, reshape --
+    # --- the movement tail (issue t2): diagonal, unfold (ops), and composites ----------
     def diagonal(self, offset=0, dim1=0, dim2=1):
-        """The elements x[..., i, i + offset] of the plane (dim1, dim2), as a new last dim
-        (PyTorch's order): one getitem with two aranges, after moving the plane last."""
-        if self.ndim < 2:
-            raise OpError(f"diagonal: needs at least 2 dims, got shape {self.shape}")
-        d1, d2 = self._dim(dim1, "diagonal"), self._dim(dim2, "diagonal")
-        if d1 == d2:
-            raise OpError(f"diagonal: dim1 and dim2 are the same dim {d1} of shape {self.shape}")
-        rest = [d for d in range(self.ndim) if d not in (d1, d2)]
-        plane = self.permute(*rest, d1, d2) if rest + [d1, d2] != list(range(self.ndim)) else self
-        n1, n2, k = self.shape[d1], self.shape[d2], int(offset)
-        length = max(0, min(n1 + min(k, 0), n2 - max(k, 0)))
-        along = np.arange(length, dtype=np.int64)
-        return plane[(Ellipsis, along - min(k, 0), along + max(k, 0))]
+        """x[..., i, i + offset] of the plane (dim1, dim2), as a new last dim (PyTorch's
+        order): the op `diagonal`, a strided copy (ops/strided_view.py)."""
+        return apply("diagonal", self, offset=int(offset), dim1=int(dim1), dim2=int(dim2))
 
     def diag(self, diagonal=0):
         """1-D: the square matrix with x on diagonal `diagonal` (above the main one when
@@ -256,30 +250,14 @@ class MovementMethods:
         if not sizes or sizes.count(-1) > 1 or (-1 not in sizes and known != n) or \
                 (-1 in sizes and (known == 0 or n % known)):
             raise OpError(f"unflatten: sizes {sizes} do not multiply to the size {n} of dim {dim} "
-                             f"of shape {self.shape}")
+                          f"of shape {self.shape}")
         return self.reshape(self.shape[:d] + sizes + self.shape[d + 1:])
 
     def unfold(self, dimension, size, step):
         """Every window of `size` elements along `dimension`, `step` apart, as a new
-        last dim (PyTorch's Tensor.unfold, a copy here): index_select of the windows'
-        indices, then reshape and permute. Its gradient adds overlapping windows back
-        (index_select's scatter-add)."""
-        from .tensor import Tensor
-        x = self.reshape(1) if self.ndim == 0 else self
-        d = x._dim(dimension, "unfold")
-        n = x.shape[d]
-        if not 0 <= size <= n:
-            raise OpError(f"unfold: size {size} must be in [0, {n}], the size of dim {dimension} "
-                             f"of shape {self.shape}")
-        if step <= 0:
-            raise OpError(f"unfold: step must be positive, got {step}")
-        count = (n - size) // step + 1
-        index = (np.arange(count)[:, None] * step + np.arange(size)[None, :]).reshape(-1).astype(np.int64)
-        windows = x.index_select(d, Tensor(index, device=self.device))
-        windows = windows.reshape(x.shape[:d] + (count, size) + x.shape[d + 1:])
-        order = [i for i in range(windows.ndim) if i != d + 1] + [d + 1]
-        out = windows.permute(*order)
-        return out.reshape(size) if self.ndim == 0 else out
+        last dim (PyTorch's Tensor.unfold): the op `unfold`, a strided copy whose
+        gradient adds overlapping windows back (ops/strided_view.py)."""
+        return apply("unfold", self, dimension=int(dimension), size=int(size), step=int(step))
 
     def masked_select(self, mask):
         """The elements where `mask` (bool, broadcast with x) is True, as a 1-D tensor.
