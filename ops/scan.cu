@@ -213,13 +213,15 @@ __device__ __forceinline__ void scan_rows_i64(int kind, const long long* __restr
 }
 
 // y = cumsum(x) of int64 rows along the middle axis of (outer, R, inner)
-__global__ void cumsum_i64_forward(const long long* x, long long* y, long long outer, long long R, long long inner)
+__global__ void cumsum_i64_forward(const long long* x, long long* y, long long outer, long long R,
+                                   long long inner)
 {
     scan_rows_i64(REDUCE_SUM, x, y, outer, R, inner);
 }
 
 // y = cumprod(x) of int64 rows
-__global__ void cumprod_i64_forward(const long long* x, long long* y, long long outer, long long R, long long inner)
+__global__ void cumprod_i64_forward(const long long* x, long long* y, long long outer, long long R,
+                                    long long inner)
 {
     scan_rows_i64(REDUCE_PROD, x, y, outer, R, inner);
 }

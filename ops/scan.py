@@ -48,7 +48,8 @@ class ScanOp(Op):
         if y.size:
             outer, R, inner = rows_view(x.shape, axis)
             grid, block = launch_config(gpu, outer * inner, R)
-            gpu.launch(SOURCE, f"{self.name}_i64_forward" if integer else self.kernels[0], grid, block, x, y, np.int64(outer), np.int64(R), np.int64(inner))
+            kernel = f"{self.name}_i64_forward" if integer else self.kernels[0]
+            gpu.launch(SOURCE, kernel, grid, block, x, y, np.int64(outer), np.int64(R), np.int64(inner))
         return y
 
 
