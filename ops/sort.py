@@ -49,8 +49,7 @@ def gpu_sort_indices(gpu, x, out, axis, descending):
         threads = min(MAX_THREADS, max(32, P // 2))
         grid = (max(1, min(gpu.MAX_BLOCKS, n_rows)), 1, 1)
         gpu.launch(SOURCE, "argsort_rows_shared" + suffix, grid, (threads, 1, 1), x, out, np.int64(outer),
-                   np.int64(R),
-                   np.int64(inner), np.int64(K), np.int64(P), np.int32(descending))
+                   np.int64(R), np.int64(inner), np.int64(K), np.int64(P), np.int32(descending))
         return out
     scratch = gpu.empty((n_rows, P), dtypes.int64)
     grid, block = gpu.grid_1d(n_rows * P)
