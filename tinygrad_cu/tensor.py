@@ -281,7 +281,8 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods):
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
         """dtype: cast the input to it first (PyTorch's sum(dtype=))."""
         axis, keepdims = _axis_args("sum", axis, dim, keepdims, keepdim)
-        return apply("sum", self if dtype is None else self.to(dtype), axis=axis, keepdims=keepdims)
+        x = self if dtype is None else self.to(dtypes.as_dtype(dtype))     # a bad dtype: TypeError
+        return apply("sum", x, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
         axis, keepdims = _axis_args("mean", axis, dim, keepdims, keepdim)

@@ -44,7 +44,7 @@ def _scan_input(x, dtype):
     """cumsum/cumprod's input: cast to dtype if given; integers and bool widened to int64
     (PyTorch's result dtype; the scan kernels take float32 and int64)."""
     if dtype is not None:
-        return x.to(dtype)
+        return x.to(dtypes.as_dtype(dtype))
     return x.to(dtypes.int64) if x.dtype.kind in "iub" and x.dtype != dtypes.int64 else x
 
 
@@ -108,7 +108,7 @@ class ReductionsMixin:
     def prod(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
         """Product over one dim, or all; the gradient is right with zeros in the input.
         dtype: cast the input to it first (as PyTorch)."""
-        x = self if dtype is None else self.to(dtype)
+        x = self if dtype is None else self.to(dtypes.as_dtype(dtype))
         return apply("prod", x, axis=_one_dim("prod", dim, axis), keepdims=_keep(keepdim, keepdims))
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
