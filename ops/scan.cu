@@ -174,18 +174,29 @@ __global__ void argcummin_forward(const float* x, long long* idx, long long oute
     argscan_rows(-1.0f, x, idx, outer, R, inner);
 }
 
-// --- int64 rows: cumsum and cumprod of integers (PyTorch's result dtype is int64) -------
+// --- integer rows: cumsum and cumprod of integers and bool (PyTorch's result: int64) ----
 // The same chunked Hillis-Steele scan and the same barriers as block_scan / scan_rows,
-// on long long values in shared memory (blockDim.x of them). The arithmetic is unsigned,
-// so an overflow wraps around in two's complement as PyTorch's does (a signed overflow
-// would be undefined behaviour in C++).
+// on 64-bit values in shared memory (blockDim.x of them). The input is read by its element
+// size (esize 8: int64, 4: int32, 1: uint8 / bool; the same for every thread of a launch,
+// so the switch never diverges) and widened to 64 bits, so int32 rows need no cast kernel.
+// The arithmetic is unsigned, so an overflow wraps around in two's complement as
+// PyTorch's does (a signed overflow would be undefined behaviour in C++).
 __device__ __forceinline__ unsigned long long combine_u64(int kind, unsigned long long a, unsigned long long b)
 {
     return kind == REDUCE_SUM ? a + b : a * b;
 }
 
-__device__ __forceinline__ void scan_rows_i64(int kind, const long long* __restrict__ x, long long* __restrict__ y,
-                                              long long outer, long long R, long long inner)
+__device__ __forceinline__ unsigned long long load_integer(const void* x, long long i, int esize)
+{
+    switch (esize) {
+    case 8: return (unsigned long long)static_cast<const long long*>(x)[i];
+    case 4: return (unsigned long long)(long long)static_cast<const int*>(x)[i];      // sign-extended
+    default: return static_cast<const unsigned char*>(x)[i];
+    }
+}
+
+__device__ __forceinline__ void scan_rows_integer(int kind, const void* __restrict__ x, long long* __restrict__ y,
+                                                  long long outer, long long R, long long inner, int esize)
 {
     __shared__ unsigned long long ibuf[REDUCE_MAX_THREADS];
     const unsigned t = threadIdx.x;
@@ -195,7 +206,7 @@ __device__ __forceinline__ void scan_rows_i64(int kind, const long long* __restr
         unsigned long long carry = identity;
         for (long long c = 0; c < R; c += blockDim.x) {
             const long long r = c + t;
-            unsigned long long v = r < R ? (unsigned long long)x[base + r * inner] : identity;
+            unsigned long long v = r < R ? load_integer(x, base + r * inner, esize) : identity;
             ibuf[t] = v;
             __syncthreads();                           // every value written
             for (unsigned d = 1; d < blockDim.x; d <<= 1) {
@@ -212,16 +223,16 @@ __device__ __forceinline__ void scan_rows_i64(int kind, const long long* __restr
     }
 }
 
-// y = cumsum(x) of int64 rows along the middle axis of (outer, R, inner)
-__global__ void cumsum_i64_forward(const long long* x, long long* y, long long outer, long long R,
-                                   long long inner)
+// y (int64) = cumsum(x) of integer rows along the middle axis of (outer, R, inner)
+__global__ void cumsum_int_forward(const void* x, long long* y, long long outer, long long R, long long inner,
+                                   int esize)
 {
-    scan_rows_i64(REDUCE_SUM, x, y, outer, R, inner);
+    scan_rows_integer(REDUCE_SUM, x, y, outer, R, inner, esize);
 }
 
-// y = cumprod(x) of int64 rows
-__global__ void cumprod_i64_forward(const long long* x, long long* y, long long outer, long long R,
-                                    long long inner)
+// y (int64) = cumprod(x) of integer rows
+__global__ void cumprod_int_forward(const void* x, long long* y, long long outer, long long R, long long inner,
+                                    int esize)
 {
-    scan_rows_i64(REDUCE_PROD, x, y, outer, R, inner);
+    scan_rows_integer(REDUCE_PROD, x, y, outer, R, inner, esize);
 }

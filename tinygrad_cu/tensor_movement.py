@@ -23,7 +23,7 @@ import numpy as np
 
 from . import dtypes
 from .autograd import apply
-from .errors import OpError, OpTypeError
+from .errors import OpError
 from .einsum_composite import einsum  # noqa: F401  (exported as tg.einsum)
 
 
@@ -267,7 +267,7 @@ class MovementMethods:
         if not isinstance(mask, Tensor):
             mask = Tensor(np.asarray(mask), device=self.device)
         if mask.dtype != dtypes.bool_:
-            raise OpTypeError(f"masked_select: mask must be a bool tensor, got dtype {mask.dtype}")
+            raise TypeError(f"masked_select: mask must be a bool tensor, got dtype {mask.dtype}")
         try:
             shape = tuple(np.broadcast_shapes(self.shape, mask.shape))
         except ValueError:

@@ -40,14 +40,6 @@ def _keep(keepdim, keepdims):
     return bool(keepdim if keepdims is None else keepdims)
 
 
-def _scan_input(x, dtype):
-    """cumsum/cumprod's input: cast to dtype if given; integers and bool widened to int64
-    (PyTorch's result dtype; the scan kernels take float32 and int64)."""
-    if dtype is not None:
-        return x.to(dtypes.as_dtype(dtype))
-    return x.to(dtypes.int64) if x.dtype.kind in "iub" and x.dtype != dtypes.int64 else x
-
-
 def _sort_keys(x):
     """argsort/argtopk keys: floats, int32 and int64 as they are; uint8 and bool as int64
     (same order, and the kernels compare int32/int64 exactly)."""
@@ -159,17 +151,14 @@ class ReductionsMixin:
 
     # --- cumulative --------------------------------------------------------------------
     def cumsum(self, dim, *, dtype=None, axis=None):
-        """Running sum along dim; dtype: cast the input to it first (as PyTorch).
-        Integers and bool give int64, as PyTorch."""
-        return apply("cumsum", _scan_input(self, dtype), axis=_one_dim("cumsum", dim, axis))
+        """Running sum along dim; dtype: cast the input to it first (as PyTorch)."""
+        x = self if dtype is None else self.to(dtype)
+        return apply("cumsum", x, axis=_one_dim("cumsum", dim, axis))
 
     def cumprod(self, dim, *, dtype=None, axis=None):
         """Running product; the gradient is right with zeros in the input."""
-        return apply("cumprod", _scan_input(self, dtype), axis=_one_dim("cumprod", dim, axis))
-
-    def logcumsumexp(self, dim):
-        """log(cumsum(exp(x))) along dim, stable (one op, ops/logcumsumexp.py)."""
-        return apply("logcumsumexp", self, axis=dim)
+        x = self if dtype is None else self.to(dtype)
+        return apply("cumprod", x, axis=_one_dim("cumprod", dim, axis))
 
     def _cumulative_extremum(self, kind, dim):
         indices = apply("argcum" + kind, self, axis=dim)
@@ -198,3 +187,7 @@ class ReductionsMixin:
         sorted order (also when sorted=False, which PyTorch allows)."""
         indices = apply("argtopk", _sort_keys(self), k=int(k), axis=dim, largest=bool(largest), sorted=bool(sorted))
         return return_types.topk(_values_along(self, indices, dim), indices)
+
+    def logcumsumexp(self, dim):
+        """log(cumsum(exp(x))) along dim, stable (one op, ops/logcumsumexp.py)."""
+        return apply("logcumsumexp", self, axis=dim)
