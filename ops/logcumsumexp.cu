@@ -7,7 +7,8 @@
 // shared memory gives each thread the inclusive scan of the chunk, and `carry` (the scan
 // of the earlier chunks) is combined in front. The combine is
 //   lse(a, b) = max(a, b) + log1p(exp(-|a - b|))   (= log(e^a + e^b), never overflowing)
-// with -inf as the identity (lse(-inf, b) = b, no -inf - -inf = NaN); it is associative,
+// with -inf as the identity (lse(-inf, b) = b, no -inf - -inf = NaN) and lse(a, a) = a + log 2
+// (+inf stays +inf, not inf - inf = NaN); it is associative,
 // so chunks and the tree give the serial answer up to rounding.
 //
 // Backward: dx_j = sum_{k >= j} g_k exp(x_j - y_k). Every term is <= |g_k| (y_k >= x_j),
@@ -30,6 +31,7 @@ __device__ __forceinline__ float lse(float a, float b)
 {
     if (a == -INFINITY) return b;
     if (b == -INFINITY) return a;
+    if (a == b) return a + 0.69314718f;                // log 2; also +inf + +inf, where |a - b| is NaN
     const float hi = fmaxf(a, b);
     return hi + log1pf(expf(-fabsf(a - b)));
 }

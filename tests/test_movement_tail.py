@@ -193,6 +193,8 @@ def test_logcumsumexp_is_stable_and_differentiable(device, rng):
     big = tg.Tensor(np.array([0.0, 100.0, 1000.0, -1000.0]), device=on(device))
     close(big.logcumsumexp(0).numpy(), [0.0, 100.0, 1000.0, 1000.0], device)   # exp would overflow
     assert float(tg.tensor(2.5).logcumsumexp(0).item()) == 2.5
+    edges = tg.Tensor(np.array([-np.inf, -np.inf, 1.0, np.inf, np.inf, 2.0]), device=on(device))
+    assert edges.logcumsumexp(0).numpy().tolist() == [-np.inf, -np.inf, 1.0, np.inf, np.inf, np.inf]
 
 
 @pytest.mark.parametrize("device", DEVICES)
