@@ -3,10 +3,10 @@
 Tensor.sort / argsort / topk (tinygrad_cu/tensor_reductions.py) call these and read the
 values with values_at, which carries the gradient back to the sorted elements.
 Order (PyTorch's): ascending or descending, NaN as the largest value, equal values
-in their original order (every sort here is stable). float32/float64 and int32/int64
-keys (integers compared exactly, as PyTorch sorts them). Kernels: ops/sort.cu, a bitonic
+in their original order (every sort here is stable). Kernels: ops/sort.cu, a bitonic
 network per row, in shared memory for rows of up to SHARED_MAX elements, in global
-memory (one launch per step, an int64 scratch of rows x P) for longer ones.
+memory (one launch per step, an int64 scratch of rows x P) for longer ones. int32 and
+int64 inputs are sorted exactly by their own kernels (suffix _i32 / _i64).
 """
 import numpy as np
 
@@ -17,15 +17,15 @@ from .reduce import rows_view
 
 SOURCE = "sort.cu"
 SHARED_MAX = 1024        # = SORT_SHARED_MAX in ops/sort.cu (P keys and indices in shared memory)
-INT_KEYS = {dtypes.int32: "_i32", dtypes.int64: "_i64"}   # integer kernels' name suffixes
 MAX_THREADS = 512        # a thread per compare-exchange of a 1024-row: P / 2
+KEY_SUFFIX = {dtypes.float32: "", dtypes.int32: "_i32", dtypes.int64: "_i64"}   # the kernels' key types
 
 
 def sorted_order(x, axis, descending):
     """numpy reference: the stable order along `axis`, NaN largest."""
     v = np.moveaxis(x.reshape(1) if x.ndim == 0 else x, axis, -1)
-    if v.dtype.kind in "iu":                  # no NaN; negate in int64 (exact for int32)
-        return np.argsort(-v.astype(np.int64) if descending else v, axis=-1, kind="stable")
+    if v.dtype.kind in "iu":             # exact; ~v reverses the order without -v's overflow at the minimum
+        return np.lexsort((~v if descending else v,), axis=-1)
     nan = np.isnan(v)
     filled = np.where(nan, 0, v)
     # lexsort: the last key is the primary one; it is stable, so ties keep their order
@@ -34,22 +34,27 @@ def sorted_order(x, axis, descending):
     return order
 
 
+def require_key_dtype(op, gpu, x):
+    if x.dtype not in KEY_SUFFIX:
+        gpu.require_dtype(op, x)
+
+
 def gpu_sort_indices(gpu, x, out, axis, descending):
     """Write into `out` (rows of K) the first K indices of each row's sorted order."""
+    suffix = KEY_SUFFIX[x.dtype]
     outer, R, inner = rows_view(x.shape, axis)
     K = rows_view(out.shape, axis)[1]
     n_rows = outer * inner
     if out.size == 0:
         return out
-    suffix = INT_KEYS.get(x.dtype, "")       # float32 keys: the unsuffixed kernels
     P = 1
     while P < R:
         P *= 2
     if P <= SHARED_MAX:
         threads = min(MAX_THREADS, max(32, P // 2))
         grid = (max(1, min(gpu.MAX_BLOCKS, n_rows)), 1, 1)
-        gpu.launch(SOURCE, "argsort_rows_shared" + suffix, grid, (threads, 1, 1), x, out, np.int64(outer),
-                   np.int64(R), np.int64(inner), np.int64(K), np.int64(P), np.int32(descending))
+        gpu.launch(SOURCE, "argsort_rows_shared" + suffix, grid, (threads, 1, 1), x, out, np.int64(outer), np.int64(R),
+                   np.int64(inner), np.int64(K), np.int64(P), np.int32(descending))
         return out
     scratch = gpu.empty((n_rows, P), dtypes.int64)
     grid, block = gpu.grid_1d(n_rows * P)
@@ -72,11 +77,11 @@ def gpu_sort_indices(gpu, x, out, axis, descending):
 class SortIndexOp(Op):
     differentiable = False
     saves = ()
-    kernels = ("argsort_rows_shared", "argsort_init", "argsort_step", "argsort_take") + \
-        tuple(f"{k}{s}" for s in INT_KEYS.values() for k in ("argsort_rows_shared", "argsort_step"))
+    kernels = ("argsort_rows_shared", "argsort_init", "argsort_step", "argsort_take") + tuple(
+        f"argsort_{k}{s}" for s in ("_i32", "_i64") for k in ("rows_shared", "step"))
 
     def check_axis(self, x, axis):
-        if x.dtype not in INT_KEYS:
+        if x.dtype not in (dtypes.int32, dtypes.int64):     # integers: sorted exactly
             self.check_float(x)
         if not isinstance(axis, (int, np.integer)):
             raise TypeError(f"{self.name}: axis must be an int, got {axis!r}")
@@ -99,8 +104,7 @@ class Argsort(SortIndexOp):
         return np.array(np.moveaxis(order, -1, axis if x.ndim else 0).reshape(x.shape), order="C")
 
     def gpu_forward(self, gpu, ctx, x, axis=-1, descending=False, stable=False):
-        if x.dtype not in INT_KEYS:
-            gpu.require_dtype(self.name, x)
+        require_key_dtype(self.name, gpu, x)
         return gpu_sort_indices(gpu, x, gpu.empty(x.shape, dtypes.int64), axis, bool(descending))
 
 
@@ -125,7 +129,6 @@ class Argtopk(SortIndexOp):
         return np.array(np.moveaxis(order, -1, axis if x.ndim else 0).reshape(shape), order="C")
 
     def gpu_forward(self, gpu, ctx, x, k=1, axis=-1, largest=True, sorted=True):
-        if x.dtype not in INT_KEYS:
-            gpu.require_dtype(self.name, x)
+        require_key_dtype(self.name, gpu, x)
         out = gpu.empty(self.infer(Meta(x.shape, x.dtype), k, axis).shape, dtypes.int64)
         return gpu_sort_indices(gpu, x, out, axis, bool(largest))
