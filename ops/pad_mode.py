@@ -46,9 +46,11 @@ class PadMode(Op):
             raise ValueError(f"pad_mode: need one non-negative (before, after) pair per dim of {x.shape}, "
                              f"got {pad_width}")
         for d, (n, (a, b)) in enumerate(zip(x.shape, pad_width)):
-            if (a or b) and (n == 0 or (mode == "reflect" and max(a, b) >= n) or
-                             (mode == "circular" and max(a, b) > n)):
-                bound = "smaller than" if mode == "reflect" else "at most" if mode == "circular" else "for"
+            if (a or b) and n == 0:
+                raise ValueError(f"pad_mode: {mode} padding ({a}, {b}) of dim {d}, which is empty "
+                                 f"(input shape {x.shape}): there is nothing to repeat")
+            if (mode == "reflect" and max(a, b) >= n) or (mode == "circular" and max(a, b) > n):
+                bound = "smaller than" if mode == "reflect" else "at most"
                 raise ValueError(f"pad_mode: {mode} padding ({a}, {b}) of dim {d} must be {bound} its size {n} "
                                  f"(input shape {x.shape})")
         return Meta(tuple(n + a + b for n, (a, b) in zip(x.shape, pad_width)), x.dtype)
