@@ -235,3 +235,66 @@ __global__ void argcummin_forward(const float* x, long long* idx, long long oute
 {
     argscan_rows(-1.0f, x, idx, outer, R, inner);
 }
+
+// --- integer rows: cumsum and cumprod of integers and bool (PyTorch's result: int64) ----
+// The same chunked Hillis-Steele scan and the same barriers as block_scan / scan_rows,
+// on 64-bit values in shared memory (blockDim.x of them). The input is read by its element
+// size (esize 8: int64, 4: int32, 1: uint8 / bool; the same for every thread of a launch,
+// so the switch never diverges) and widened to 64 bits, so int32 rows need no cast kernel.
+// The arithmetic is unsigned, so an overflow wraps around in two's complement as
+// PyTorch's does (a signed overflow would be undefined behaviour in C++).
+__device__ __forceinline__ unsigned long long combine_u64(int kind, unsigned long long a, unsigned long long b)
+{
+    return kind == REDUCE_SUM ? a + b : a * b;
+}
+
+__device__ __forceinline__ unsigned long long load_integer(const void* x, long long i, int esize)
+{
+    switch (esize) {
+    case 8: return (unsigned long long)static_cast<const long long*>(x)[i];
+    case 4: return (unsigned long long)(long long)static_cast<const int*>(x)[i];      // sign-extended
+    default: return static_cast<const unsigned char*>(x)[i];
+    }
+}
+
+__device__ __forceinline__ void scan_rows_integer(int kind, const void* __restrict__ x, long long* __restrict__ y,
+                                                  long long outer, long long R, long long inner, int esize)
+{
+    __shared__ unsigned long long ibuf[REDUCE_MAX_THREADS];
+    const unsigned t = threadIdx.x;
+    const unsigned long long identity = kind == REDUCE_SUM ? 0ull : 1ull;
+    for (long long q = blockIdx.x; q < outer * inner; q += gridDim.x) {
+        const long long base = (q / inner) * R * inner + q % inner;
+        unsigned long long carry = identity;
+        for (long long c = 0; c < R; c += blockDim.x) {
+            const long long r = c + t;
+            unsigned long long v = r < R ? load_integer(x, base + r * inner, esize) : identity;
+            ibuf[t] = v;
+            __syncthreads();                           // every value written
+            for (unsigned d = 1; d < blockDim.x; d <<= 1) {
+                const unsigned long long left = t >= d ? ibuf[t - d] : identity;
+                __syncthreads();                       // all reads of this level done
+                v = combine_u64(kind, left, v);
+                ibuf[t] = v;
+                __syncthreads();                       // level written before the next reads it
+            }
+            if (r < R) y[base + r * inner] = (long long)combine_u64(kind, carry, v);
+            carry = combine_u64(kind, carry, ibuf[blockDim.x - 1]);
+            __syncthreads();                           // total read before the next chunk writes
+        }
+    }
+}
+
+// y (int64) = cumsum(x) of integer rows along the middle axis of (outer, R, inner)
+__global__ void cumsum_int_forward(const void* x, long long* y, long long outer, long long R, long long inner,
+                                   int esize)
+{
+    scan_rows_integer(REDUCE_SUM, x, y, outer, R, inner, esize);
+}
+
+// y (int64) = cumprod(x) of integer rows
+__global__ void cumprod_int_forward(const void* x, long long* y, long long outer, long long R, long long inner,
+                                    int esize)
+{
+    scan_rows_integer(REDUCE_PROD, x, y, outer, R, inner, esize);
+}

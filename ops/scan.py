@@ -3,7 +3,9 @@
 PyTorch's cumsum/cumprod(dim); its cummax/cummin(dim) return (values, indices): here the
 indices are argcummax/argcummin (ties and NaN take the later index, as PyTorch), and
 Tensor.cummax reads the values with values_at, whose gradient adds each output's
-gradient to the element it came from. cumprod's gradient is exact with zeros.
+gradient to the element it came from. cumprod's gradient is exact with zeros. cumsum and
+cumprod also take integer and bool tensors and return int64, as PyTorch (exact, wrapping
+on overflow; no gradient).
 Kernels: ops/scan.cu (a block-wide Hillis-Steele scan per row).
 """
 import numpy as np
@@ -18,27 +20,39 @@ SOURCE = "scan.cu"
 
 class ScanOp(Op):
     test_attrs = (dict(axis=-1), dict(axis=0), dict(axis=1))
+    takes_integers = False        # cumsum, cumprod: kernels <name>_int_forward too (int64 out)
 
     def __init__(self):
-        self.kernels = (f"{self.name}_forward",) + ((f"{self.name}_backward",) if self.differentiable else ())
+        self.kernels = (f"{self.name}_forward",) + ((f"{self.name}_backward",) if self.differentiable else ()) + \
+            ((f"{self.name}_int_forward",) if self.takes_integers else ())
+
+    def integer_rows(self, dtype):
+        return self.takes_integers and np.dtype(dtype).kind in "iub"
 
     def out_dtype(self, dtype):
-        return dtype
+        return dtypes.int64 if self.integer_rows(dtype) else dtype
 
     def infer(self, x, axis=-1):
-        self.check_float(x)
+        if not self.integer_rows(x.dtype):
+            self.check_float(x)
         if not isinstance(axis, (int, np.integer)):
             raise TypeError(f"{self.name}: axis must be an int, got {axis!r}")
         normalize_axes(self.name, axis, len(x.shape))
         return Meta(x.shape, self.out_dtype(x.dtype))
 
     def gpu_forward(self, gpu, ctx, x, axis=-1):
-        gpu.require_dtype(self.name, x)
+        integer = self.integer_rows(x.dtype)
+        if not integer:
+            gpu.require_dtype(self.name, x)
         y = gpu.empty(x.shape, self.out_dtype(x.dtype))
         if y.size:
             outer, R, inner = rows_view(x.shape, axis)
             grid, block = launch_config(gpu, outer * inner, R)
-            gpu.launch(SOURCE, self.kernels[0], grid, block, x, y, np.int64(outer), np.int64(R), np.int64(inner))
+            if integer:
+                gpu.launch(SOURCE, f"{self.name}_int_forward", grid, block, x, y, np.int64(outer), np.int64(R),
+                           np.int64(inner), np.int32(x.dtype.itemsize))
+            else:
+                gpu.launch(SOURCE, self.kernels[0], grid, block, x, y, np.int64(outer), np.int64(R), np.int64(inner))
         return y
 
 
@@ -51,9 +65,11 @@ def along(a, axis):
 class Cumsum(ScanOp):
     name = "cumsum"
     saves = ()
+    takes_integers = True
 
     def forward(self, ctx, x, axis=-1):
-        return np.cumsum(x.reshape(1) if x.ndim == 0 else x, axis=axis).reshape(x.shape).astype(x.dtype)
+        out = self.out_dtype(x.dtype)
+        return np.cumsum(x.reshape(1) if x.ndim == 0 else x, axis=axis, dtype=out).reshape(x.shape)
 
     def backward(self, ctx, grad, axis=-1):
         g = along(grad, axis)
@@ -76,10 +92,12 @@ class Cumsum(ScanOp):
 class Cumprod(ScanOp):
     name = "cumprod"
     saves = ("inputs", "output")
+    takes_integers = True
     domain = Domain(-1.5, 1.5)
 
     def forward(self, ctx, x, axis=-1):
-        return np.cumprod(x.reshape(1) if x.ndim == 0 else x, axis=axis).reshape(x.shape).astype(x.dtype)
+        out = self.out_dtype(x.dtype)
+        return np.cumprod(x.reshape(1) if x.ndim == 0 else x, axis=axis, dtype=out).reshape(x.shape)
 
     def backward(self, ctx, grad, axis=-1):
         # dx_r = sum_{k >= r} g_k prod_{j <= k, j != r} x_j, written out with the products

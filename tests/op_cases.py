@@ -10,6 +10,7 @@ import numpy as np
 from tinygrad_cu.op import REGISTRY
 
 from op_cases_movement import movement_cases
+from op_cases_tail import tail_cases
 
 UNARY_SHAPES = [(), (1,), (7,), (3, 5), (2, 1, 33)]
 BINARY_SHAPES = [((3, 5), (3, 5)), ((3, 1), (1, 5)), ((), (2, 3)), ((7,), (2, 3, 7)), ((2, 1, 4), (3, 1))]
@@ -106,11 +107,16 @@ def cases_for(name, rng, dtype=np.float64):
         with_nan = np.where(rng.random((2, 4, 3)) < 0.2, np.nan, v(2, 4, 3))
         long_rows = rng.integers(0, 90, size=(2, 1100)).astype(dtype)
         xs = [(v(7,), -1), (ties, 0), (with_nan, 1), (v(), 0), (long_rows, -1)]
+        # integer keys (t2), compared exactly: neighbours 1 apart beyond float32's 2^24, ties;
+        # int64 beyond 2^32 on the long-row path
+        exact = rng.integers(-2**30, 2**30, size=(2, 7)).astype(np.int32)
+        exact[:, 1], exact[0, 2] = exact[:, 0] + 1, exact[0, 0]
+        xs += [(exact, 1), (rng.integers(-2**40, 2**40, size=(1, 1100)) // 3, -1)]
         if name == "argsort":
             return [([x], dict(axis=ax, descending=d, stable=True))
-                    for (x, ax), d in zip(xs, [False, True, True, False, True])]
+                    for (x, ax), d in zip(xs, [False, True, True, False, True, True, False])]
         return [([x], dict(k=min(k, x.shape[ax] if x.ndim else 1), axis=ax, largest=lg, sorted=True))
-                for (x, ax), k, lg in zip(xs, [3, 2, 4, 1, 50], [True, False, True, False, True])]
+                for (x, ax), k, lg in zip(xs, [3, 2, 4, 1, 50, 3, 20], [True, False, True, False, True, False, True])]
     if name == "values_at":
         rows = np.argsort(rng.random((3, 5)), axis=-1)[:, :2]           # distinct per row
         return [([v(3, 5), rows], dict(axis=-1, unique=True)),
@@ -161,6 +167,8 @@ def cases_for(name, rng, dtype=np.float64):
         return cases
     if family in ("gather", "scatter", "rearrange"):      # issue 11: tests/op_cases_movement.py
         return movement_cases(name, v, rng)
+    if family in ("pad_mode", "logcumsumexp", "strided_view"):   # issue t2: tests/op_cases_tail.py
+        return tail_cases(name, v, rng)
     return None
 
 

@@ -18,7 +18,7 @@ if not _os.path.isdir(_os.path.join(_package_dir, "ops")) and \
 from . import ops  # noqa: E402,F401  (registers every op)
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace, manual_seed,
-                       ones, ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
+                       normal, ones, ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
 from .device import default_device, device_status, get_device, set_default_device
 from .device.memory import memory_stats
 from .device.warmup import warmup
@@ -34,6 +34,7 @@ globals().update(_reduction_functions)
 from .tensor_reductions import return_types  # noqa: E402  (tg.return_types.max, .sort, ...)
 from .tensor_movement import (chunk, einsum, flip, gather, index_select, narrow, repeat_interleave,  # noqa: F401
                               roll, scatter, scatter_add, scatter_reduce, split, take_along_dim, tile, tril, triu)
+from .tensor_movement import diag, diagonal, masked_select, meshgrid, unflatten  # noqa: E402,F401  (t2)
 from .elementwise_functions import *  # noqa: E402,F401,F403  (tg.where, tg.maximum, tg.sin, ...: issue 11)
 
 __version__ = "0.1.0"

@@ -124,6 +124,31 @@ def randn(*shape, dtype=None, device=None, requires_grad=False):
     return _make(rng().standard_normal(_shape(shape), dtype=dtype), dtype, device, requires_grad)
 
 
+def normal(mean=0.0, std=1.0, size=None, *, dtype=None, device=None, requires_grad=False):
+    """torch.normal: samples of N(mean, std^2). mean and std numbers (then `size` gives
+    the shape), or tensors (broadcast together; one sample per element, no gradient to
+    them, as PyTorch's torch.normal). Drawn on the host from the global seed, as randn."""
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        if size is not None:
+            raise TypeError("normal: size is only for a number mean and std (tensors give the shape)")
+        like = mean if isinstance(mean, Tensor) else std
+        m = mean.detach() if isinstance(mean, Tensor) else float(mean)
+        s = std.detach() if isinstance(std, Tensor) else float(std)
+        shape = np.broadcast_shapes(np.shape(m.numpy() if isinstance(m, Tensor) else m),
+                                    np.shape(s.numpy() if isinstance(s, Tensor) else s))
+        noise = _make(rng().standard_normal(shape, dtype=like.dtype), like.dtype, like.device, False)
+        out = (noise * s + m).detach()
+        return out.requires_grad_(True) if requires_grad else out
+    if size is None:
+        raise TypeError("normal: give size when mean and std are numbers")
+    if std < 0:
+        raise ValueError(f"normal: std must be >= 0, got {std}")
+    dtype = _float_dtype(dtype)
+    draws = rng().standard_normal(_shape((size,) if isinstance(size, (int, np.integer)) else (tuple(size),)),
+                                  dtype=dtype) * dtype.type(std) + dtype.type(mean)
+    return _make(draws, dtype, device, requires_grad)
+
+
 def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad=False):
     """Integers uniform on [low, high): randint(high, size) or randint(low, high, size),
     int64 unless dtype says otherwise, as torch.randint."""

@@ -3,7 +3,7 @@
 has the methods). Exported by tinygrad_cu/__init__.py."""
 
 NAMES = ("max", "min", "amax", "amin", "prod", "var", "std", "var_mean", "std_mean", "any", "all",
-         "logsumexp", "cumsum", "cumprod", "cummax", "cummin", "sort", "argsort", "topk")
+         "logsumexp", "cumsum", "cumprod", "cummax", "cummin", "sort", "argsort", "topk", "logcumsumexp")
 
 
 def _function(name):

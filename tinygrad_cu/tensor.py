@@ -278,13 +278,15 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods, IntegerOpsMixin
     clamp = clip
 
     # --- reductions --------------------------------------------------------------
-    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
+        """dtype: cast the input to it first (PyTorch's sum(dtype=))."""
         axis, keepdims = _axis_args("sum", axis, dim, keepdims, keepdim)
-        return apply("sum", self, axis=axis, keepdims=keepdims)
+        x = self if dtype is None else self.to(dtypes.as_dtype(dtype))     # a bad dtype: TypeError
+        return apply("sum", x, axis=axis, keepdims=keepdims)
 
-    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
         axis, keepdims = _axis_args("mean", axis, dim, keepdims, keepdim)
-        out = self.sum(axis=axis, keepdims=keepdims)
+        out = self.sum(axis=axis, keepdims=keepdims, dtype=dtype)
         count = self.numel() // max(out.numel(), 1) if self.numel() else 0
         return out * (1.0 / count if count else float("nan"))
 
@@ -355,20 +357,27 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods, IntegerOpsMixin
         meets an index array (docs/ops.md, "Indexing"); differentiable."""
         return apply("getitem", self, index=_normalize_index(index))
 
-    def pad(self, pad_width, value=0.0):
-        """numpy-style padding: one (before, after) pair per dimension."""
+    def pad(self, pad_width, value=0.0, mode="constant"):
+        """numpy-style padding: one (before, after) pair per dimension; a negative pad
+        crops, and mode is F.pad's (tinygrad_cu/nn/padding.py)."""
+        from .nn.padding import pad_pairs
         try:
             pad_width = tuple((int(a), int(b)) for a, b in pad_width)
         except (TypeError, ValueError):
             raise OpError(f"pad: pad_width must be one (before, after) pair per dim of {self.shape}, "
                              f"got {pad_width!r} (nn.functional.pad takes PyTorch's flat form)") from None
-        return apply("pad", self, pad_width=pad_width, value=float(value))
+        return pad_pairs(self, pad_width, mode, value)
 
     # --- functional conveniences --------------------------------------------------
     def softmax(self, axis=-1):
+        """A 0-d tensor is one row of one element (axis 0 or -1), as PyTorch: softmax 1."""
+        if self.ndim == 0:
+            return apply("softmax", self.reshape(1), axis=self._dim(axis, "softmax")).reshape(())
         return apply("softmax", self, axis=axis)
 
     def log_softmax(self, axis=-1):
+        if self.ndim == 0:
+            return apply("log_softmax", self.reshape(1), axis=self._dim(axis, "log_softmax")).reshape(())
         return apply("log_softmax", self, axis=axis)
 
 

@@ -1,8 +1,8 @@
 """Tensor methods for moving data (issue 11), with PyTorch's names and arguments.
 
 A mixin of `Tensor`. Registered ops with their own kernels (ops/gather.py, ops/scatter.py,
-ops/rearrange.py): flip, roll, repeat, tril, triu, gather, scatter, scatter_add,
-scatter_reduce, index_select (and F.one_hot). Composites of existing ops, as PyTorch and
+ops/rearrange.py, ops/strided_view.py): flip, roll, repeat, tril, triu, gather, scatter,
+scatter_add, scatter_reduce, index_select (and F.one_hot), diagonal, unfold. Composites of existing ops, as PyTorch and
 tinygrad write them (docs/ops.md):
   narrow, chunk, split     slices (getitem of a basic index: one strided copy each)
   tile                     repeat, with the dims padded on the left by 1s
@@ -12,6 +12,11 @@ tinygrad write them (docs/ops.md):
                            tensor's values (which, as in PyTorch, must be read: they decide
                            the output's shape)
   einsum                   tinygrad_cu/einsum_composite.py: permute, reshape, sum, matmul
+  diag                     2-D: diagonal; 1-D: pad each element with n zeros, flatten, cut
+                           to n * n (x[i] lands at i (n + 1)), pad again for the offset
+  unflatten, meshgrid      reshape (and expand)
+  masked_select            index_select of the mask's True positions, read on the host (the
+                           output's length depends on them: a synchronisation, as in PyTorch)
 Index tensors may be int64 or int32 (converted, as PyTorch accepts both).
 """
 import numpy as np
@@ -213,6 +218,96 @@ class MovementMethods:
                              f"total {index.size}")
         return x.index_select(d, Tensor(index, device=self.device))
 
+    # --- the movement tail (issue t2): diagonal, unfold (ops), and composites ----------
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        """x[..., i, i + offset] of the plane (dim1, dim2), as a new last dim (PyTorch's
+        order): the op `diagonal`, a strided copy (ops/strided_view.py)."""
+        return apply("diagonal", self, offset=int(offset), dim1=int(dim1), dim2=int(dim2))
+
+    def diag(self, diagonal=0):
+        """1-D: the square matrix with x on diagonal `diagonal` (above the main one when
+        positive). 2-D: that diagonal as a vector. The matrix is a composite: each
+        element followed by n zeros (pad), flattened and cut to n * n, puts x[i] at
+        position i * (n + 1), the main diagonal; a second pad shifts it."""
+        k = int(diagonal)
+        if self.ndim == 2:
+            return self.diagonal(k, 0, 1)
+        if self.ndim != 1:
+            raise OpError(f"diag: expected a 1-D or 2-D tensor, got shape {self.shape}")
+        n = self.shape[0]
+        square = self.reshape(n, 1).pad(((0, 0), (0, n)))
+        square = square.reshape(-1)[:n * n].reshape(n, n)
+        if k == 0:
+            return square
+        return square.pad(((0, k), (k, 0)) if k > 0 else ((-k, 0), (0, -k)))
+
+    def unflatten(self, dim, sizes):
+        """Dim `dim` split into `sizes` (one of them may be -1): a reshape."""
+        d = self._dim(dim, "unflatten")
+        sizes = _ints((sizes,), "sizes", "unflatten")
+        known = int(np.prod([s for s in sizes if s != -1], dtype=np.int64))
+        n = self.shape[d] if self.ndim else 1
+        if not sizes or sizes.count(-1) > 1 or (-1 not in sizes and known != n) or \
+                (-1 in sizes and (known == 0 or n % known)):
+            raise OpError(f"unflatten: sizes {sizes} do not multiply to the size {n} of dim {dim} "
+                          f"of shape {self.shape}")
+        return self.reshape(self.shape[:d] + sizes + self.shape[d + 1:])
+
+    def unfold(self, dimension, size, step):
+        """Every window of `size` elements along `dimension`, `step` apart, as a new
+        last dim (PyTorch's Tensor.unfold): the op `unfold`, a strided copy whose
+        gradient adds overlapping windows back (ops/strided_view.py)."""
+        return apply("unfold", self, dimension=int(dimension), size=int(size), step=int(step))
+
+    def masked_select(self, mask):
+        """The elements where `mask` (bool, broadcast with x) is True, as a 1-D tensor.
+        Its length depends on the mask's values, so the mask is read on the host: a
+        synchronisation, as in PyTorch. Then one index_select (gradient: scatter-add)."""
+        from .tensor import Tensor
+        if not isinstance(mask, Tensor):
+            mask = Tensor(np.asarray(mask), device=self.device)
+        if mask.dtype != dtypes.bool_:
+            raise TypeError(f"masked_select: mask must be a bool tensor, got dtype {mask.dtype}")
+        try:
+            shape = tuple(np.broadcast_shapes(self.shape, mask.shape))
+        except ValueError:
+            raise OpError(f"masked_select: input {self.shape} and mask {mask.shape} cannot be broadcast") from None
+        x = self if self.shape == shape else self.expand(shape)
+        where = np.flatnonzero(np.broadcast_to(mask.numpy(), shape)).astype(np.int64)
+        return x.reshape(-1).index_select(0, Tensor(where, device=self.device))
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        """Fill this (leaf) tensor in place with normal samples (PyTorch's normal_),
+        drawn on the host from the global seed as randn is."""
+        from .creation import normal
+        if generator is not None:
+            raise OpError("normal_: generator is not supported (tg.manual_seed seeds every draw)")
+        return self.assign(normal(float(mean), float(std), self.shape, dtype=self.dtype, device=self.device))
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """torch.meshgrid: 0-d / 1-D tensors -> one tensor each of the grid's shape, by
+    reshape and expand. indexing 'ij': shape (n0, n1, ...); 'xy' swaps the first two
+    dims (n1, n0, ...), as numpy's and PyTorch's Cartesian indexing."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise OpError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    if not tensors or any(t.ndim > 1 for t in tensors):
+        raise OpError(f"meshgrid: expects 0-d or 1-D tensors, got shapes {[t.shape for t in tensors]}")
+    place = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) >= 2:
+        place[0], place[1] = 1, 0
+    shape = [0] * len(tensors)
+    for t, i in zip(tensors, place):
+        shape[i] = t.numel()
+    out = []
+    for t, i in zip(tensors, place):
+        view = [1] * len(tensors)
+        view[i] = t.numel()
+        out.append(t.reshape(view).expand(shape))
+    return tuple(out)
+
 
 def one_hot(tensor, num_classes=-1):
     """torch.nn.functional.one_hot: int64 tensor (..., num_classes) with a 1 at each class.
@@ -237,6 +332,7 @@ def _function(method):
 
 
 FUNCTION_NAMES = ("flip", "roll", "tril", "triu", "gather", "scatter", "scatter_add", "scatter_reduce",
-                  "index_select", "narrow", "split", "chunk", "tile", "take_along_dim", "repeat_interleave")
+                  "index_select", "narrow", "split", "chunk", "tile", "take_along_dim", "repeat_interleave",
+                  "diagonal", "diag", "unflatten", "masked_select")
 for _name in FUNCTION_NAMES:                  # tg.flip, tg.gather, ... (exported by __init__)
     globals()[_name] = _function(_name)

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from . import dtypes
 from .autograd import apply
 from .op import REGISTRY, normalize_axes
 
@@ -41,6 +42,20 @@ def _keep(keepdim, keepdims):
     return bool(keepdim if keepdims is None else keepdims)
 
 
+def _sort_keys(x):
+    """argsort/argtopk keys: floats, int32 and int64 as they are; uint8 and bool as int64
+    (same order, and the kernels compare int32/int64 exactly)."""
+    return x.to(dtypes.int64) if x.dtype in (dtypes.uint8, dtypes.bool_) else x
+
+
+def _values_along(x, indices, dim):
+    """The sorted values: values_at (carries the gradient back) for floats; integers have
+    no gradient and are read by gather, which moves any dtype."""
+    if x.dtype.kind in "iub":
+        return x.gather(dim, indices)
+    return apply("values_at", x, indices, axis=dim, unique=True)
+
+
 class ReductionsMixin:
     __slots__ = ()
 
@@ -59,7 +74,7 @@ class ReductionsMixin:
             raise TypeError(f"{kind}: dim must be an int (for several dims use a{kind}), got {dim!r}")
         d = normalize_axes(kind, dim, max(self.ndim, 1))[0]     # a 0-d tensor takes dim 0 or -1
         indices = apply("arg" + kind, self, axis=d if self.ndim else None, keepdims=True)
-        values = apply("values_at", self, indices, axis=d, unique=True)
+        values = _values_along(self, indices, d)         # integers: gather (no gradient)
         if not keepdim and self.ndim:
             values, indices = values.squeeze(d), indices.squeeze(d)
         return getattr(return_types, kind)(values, indices)
@@ -87,7 +102,7 @@ class ReductionsMixin:
     def prod(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
         """Product over one dim, or all; the gradient is right with zeros in the input.
         dtype: cast the input to it first (as PyTorch)."""
-        x = self if dtype is None else self.to(dtype)
+        x = self if dtype is None else self.to(dtypes.as_dtype(dtype))
         return apply("prod", x, axis=_one_dim("prod", dim, axis), keepdims=_keep(keepdim, keepdims))
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
@@ -163,14 +178,18 @@ class ReductionsMixin:
     def sort(self, dim=-1, descending=False, *, stable=False):
         """(values, indices) sorted along dim; NaN counts as the largest value. Always
         stable (equal values keep their order), so `stable` changes nothing."""
-        indices = apply("argsort", self, axis=dim, descending=bool(descending), stable=bool(stable))
-        return return_types.sort(apply("values_at", self, indices, axis=dim, unique=True), indices)
+        indices = apply("argsort", _sort_keys(self), axis=dim, descending=bool(descending), stable=bool(stable))
+        return return_types.sort(_values_along(self, indices, dim), indices)
 
     def argsort(self, dim=-1, descending=False, *, stable=False):
-        return apply("argsort", self, axis=dim, descending=bool(descending), stable=bool(stable))
+        return apply("argsort", _sort_keys(self), axis=dim, descending=bool(descending), stable=bool(stable))
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
         """(values, indices) of the k largest (largest=False: smallest) along dim, in
         sorted order (also when sorted=False, which PyTorch allows)."""
-        indices = apply("argtopk", self, k=int(k), axis=dim, largest=bool(largest), sorted=bool(sorted))
-        return return_types.topk(apply("values_at", self, indices, axis=dim, unique=True), indices)
+        indices = apply("argtopk", _sort_keys(self), k=int(k), axis=dim, largest=bool(largest), sorted=bool(sorted))
+        return return_types.topk(_values_along(self, indices, dim), indices)
+
+    def logcumsumexp(self, dim):
+        """log(cumsum(exp(x))) along dim, stable (one op, ops/logcumsumexp.py)."""
+        return apply("logcumsumexp", self, axis=dim)

@@ -178,14 +178,12 @@ def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     return _conv_transpose(3, x, weight, bias, stride, padding, output_padding, groups, dilation)
 
 
-def pad(x, pad, value=0.0):
-    """PyTorch's F.pad: `pad` lists (before, after) for the LAST dim first."""
-    if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ValueError(f"pad: pad {pad} must have an even length of at most 2 * {x.ndim}")
-    pairs = [(0, 0)] * x.ndim
-    for i in range(len(pad) // 2):
-        pairs[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    return x.pad(pairs, value=value)
+def pad(x, pad, mode="constant", value=None):
+    """PyTorch's F.pad: `pad` lists (before, after) for the LAST dim first; mode
+    'constant' (value, default 0), 'reflect', 'replicate' or 'circular'; negative pads
+    crop (tinygrad_cu/nn/padding.py)."""
+    from .padding import pad_pairs, pairs_from_flat
+    return pad_pairs(x, pairs_from_flat(x, pad), mode, value)
 
 
 def dropout(x, p=0.5, training=True):
