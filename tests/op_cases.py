@@ -170,8 +170,9 @@ TERNARY_SHAPES = [((3, 5), (3, 5), (3, 5)), ((3, 1), (1, 5), ()), ((2, 1, 4), (3
 
 def elementwise_cases(name, rng, v, dtype):
     if name in ("maximum", "minimum"):
-        x = v(3, 5)      # plus exact ties, where the gradient is split in halves
-        return [([v(*sa), v(*sb)], {}) for sa, sb in BINARY_SHAPES] + [([x, x.copy()], {})]
+        x = v(3, 5)      # plus exact ties, where the gradient is split in halves; int64 / int32 / uint8 / bool exact
+        return [([v(*sa), v(*sb)], {}) for sa, sb in BINARY_SHAPES] + [([x, x.copy()], {})] + \
+            integer_cases(rng, BINARY_SHAPES[:3])
     if name == "copysign":
         return [([v(*sa), v(*sb)], {}) for sa, sb in BINARY_SHAPES]
     if name in ("div_floor", "div_trunc"):

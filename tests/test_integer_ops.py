@@ -65,6 +65,21 @@ def test_bitwise_ops_refuse_floats_and_shifts_refuse_bools(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+def test_maximum_minimum_of_int32_uint8_and_bool_keep_the_dtype_and_the_extremes(device):
+    device_or_skip(device)
+    hi, lo = 2 ** 31 - 1, -2 ** 31
+    x = tg.tensor(np.array([-1234, 0, 1234, hi, lo], np.int32), device=device)
+    assert x.maximum(hi).tolist() == [hi] * 5 and x.minimum(hi).tolist() == [-1234, 0, 1234, hi, lo]
+    assert x.minimum(lo).tolist() == [lo] * 5 and x.maximum(lo).dtype == tg.int32
+    u = tg.tensor(np.array([0, 7, 255], np.uint8), device=device)
+    v = tg.tensor(np.array([3, 7, 254], np.uint8), device=device)
+    assert u.maximum(v).tolist() == [3, 7, 255] and u.minimum(v).tolist() == [0, 7, 254]
+    t, f = tg.tensor([True, False, False], device=device), tg.tensor([True, True, False], device=device)
+    assert t.maximum(f).tolist() == [True, True, False] and t.minimum(f).tolist() == [True, False, False]
+    assert t.maximum(f).dtype == tg.bool_
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_max_min_argmax_argmin_of_int64_are_exact_beyond_float32(device):
     device_or_skip(device)
     big = 2 ** 60
