@@ -9,3 +9,4 @@ from . import any_all, scan, values_at, sort  # noqa: F401  (reductions group an
 from . import gather, scatter, rearrange  # noqa: F401  (issue 11: more movement ops)
 from . import activation, unary_math, binary_math, logical, ternary  # noqa: F401  (elementwise, issue 11)
 from . import norm, loss  # noqa: F401  (normalisation and losses, issue 12)
+from . import matmul_int  # noqa: F401  (exact integer matmul, task t4)
