@@ -74,13 +74,13 @@ def _grouped(query, key, value, mask):
     """enable_gqa: (query, key, value, mask) viewed as groups of query heads sharing one
     key/value head (header), or an error naming the head counts."""
     if query.ndim < 3:
-        raise ValueError(f"scaled_dot_product_attention: enable_gqa needs a heads dim (-3), got query "
-                         f"{query.shape}")
+        raise OpError(f"scaled_dot_product_attention: enable_gqa needs a heads dim (-3), got query "
+                      f"{query.shape}")
     hq, hk, hv = query.shape[-3], key.shape[-3], value.shape[-3]
     if hk < 1 or hv < 1 or hq % hk or hq % hv:
         raise OpError(f"scaled_dot_product_attention: enable_gqa needs the query heads ({hq}) to be a multiple "
-                         f"of the key heads ({hk}) and of the value heads ({hv}); query {query.shape}, key "
-                         f"{key.shape}, value {value.shape}")
+                      f"of the key heads ({hk}) and of the value heads ({hv}); query {query.shape}, key "
+                      f"{key.shape}, value {value.shape}")
     if hk != hv:
         key, value, hk = _repeat_heads(key, hq // hk), _repeat_heads(value, hq // hv), hq
     per_group, (length, s) = hq // hk, (query.shape[-2], key.shape[-2])
