@@ -10,3 +10,4 @@ from . import gather, scatter, rearrange  # noqa: F401  (issue 11: more movement
 from . import pad_mode, logcumsumexp, strided_view  # noqa: F401  (issue t2: F.pad's modes, diagonal, unfold)
 from . import activation, unary_math, binary_math, logical, ternary  # noqa: F401  (elementwise, issue 11)
 from . import norm, loss  # noqa: F401  (normalisation and losses, issue 12)
+from . import matmul_int  # noqa: F401  (exact integer matmul, task t4)

@@ -1,7 +1,8 @@
 // Elementwise math of two broadcast tensors (ops/binary_math.py): maximum, minimum,
 // copysign, division rounded down (div_floor) or toward zero (div_trunc) and the
 // matching remainders (remainder, fmod), atan2, logaddexp, logaddexp2, and the exact
-// integer power pow_i64.
+// integer power pow_i64. maximum/minimum also of int64, int32 and uint8 (bool runs the
+// uint8 kernels: max of 0 / 1 bytes is or, min is and), exact, without gradient.
 //
 // Who computes what: one thread per OUTPUT element, in a grid-stride loop, with the
 // operands broadcast by index arithmetic exactly as binary.cu (its header explains the
@@ -53,6 +54,10 @@ BINARY_FORWARD(maximum, float, max_nan(a, b))
 BINARY_FORWARD(minimum, float, min_nan(a, b))
 BINARY_FORWARD_T(maximum_i64, long long, long long, a > b ? a : b)   // integers: no NaN, no gradient
 BINARY_FORWARD_T(minimum_i64, long long, long long, a < b ? a : b)
+BINARY_FORWARD_T(maximum_i32, int, int, a > b ? a : b)
+BINARY_FORWARD_T(minimum_i32, int, int, a < b ? a : b)
+BINARY_FORWARD_T(maximum_u8, unsigned char, unsigned char, a > b ? a : b)   // bool too: its 0 / 1 byte
+BINARY_FORWARD_T(minimum_u8, unsigned char, unsigned char, a < b ? a : b)
 BINARY_FORWARD(copysign, float, copysignf(a, b))
 BINARY_FORWARD(div_floor, float, floor_div(a, b))
 BINARY_FORWARD(div_trunc, float, truncf(a / b))

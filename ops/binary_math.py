@@ -29,15 +29,18 @@ class BinaryMathOp(BinaryOp):
 
 
 class ExtremumOp(BinaryMathOp):
-    float_only = False           # integers too (no gradient); kernels <name>_i64_forward*
+    """Floats with gradient; int64, int32, uint8 and bool exactly, without gradient
+    (kernels <name>_<suffix>_forward*; bool compares as its 0 / 1 byte, the uint8 ones)."""
+    float_only = False
+    INT_SUFFIX = {dtypes.int64: "i64", dtypes.int32: "i32", dtypes.uint8: "u8", dtypes.bool_: "u8"}
 
     def __init__(self):
         super().__init__()
-        self.kernels += tuple(f"{self.name}_i64_forward{v}" for v in ("", "_sa", "_sb"))
+        self.kernels += tuple(f"{self.name}_{s}_forward{v}" for s in ("i64", "i32", "u8") for v in ("", "_sa", "_sb"))
 
     def gpu_kernel_prefix(self, gpu, a, b):
-        if a.dtype == b.dtype == dtypes.int64:
-            return f"{self.name}_i64"
+        if a.dtype == b.dtype and a.dtype in self.INT_SUFFIX:
+            return f"{self.name}_{self.INT_SUFFIX[a.dtype]}"
         return super().gpu_kernel_prefix(gpu, a, b)
 
     def local_grads(self, g, a, b, out, needs):

@@ -61,6 +61,12 @@ def cases_for(name, rng, dtype=np.float64):
     if name == "matmul":
         return [([v(*a), v(*b)], {}) for a, b in [((3, 4), (4, 5)), ((1, 1), (1, 1)), ((17, 33), (33, 18)),
                                                    ((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (3, 4, 2))]]
+    if name == "matmul_int":                 # int64 beyond float's 2^53, int32 and uint8 that wrap, batches
+        ints = lambda dt, lo, hi, *s: rng.integers(lo, hi, size=s).astype(dt)
+        return [([ints(np.int64, -2 ** 40, 2 ** 40, 3, 4), ints(np.int64, -2 ** 20, 2 ** 20, 4, 5)], {}),
+                ([ints(np.int32, -2 ** 31, 2 ** 31, 2, 3, 4), ints(np.int32, -9, 10, 4, 5)], {}),
+                ([ints(np.uint8, 0, 256, 2, 1, 3, 7), ints(np.uint8, 0, 256, 3, 7, 2)], {}),
+                ([ints(np.int32, -5, 5, 1, 1), ints(np.int32, -5, 5, 1, 1)], {})]
     if name == "matmul_nt":
         return [([v(*a), v(*b)], {}) for a, b in [((3, 4), (5, 4)), ((1, 1), (1, 1)), ((17, 33), (70, 33)),
                                                    ((65, 3), (2, 3))]]
@@ -178,8 +184,9 @@ TERNARY_SHAPES = [((3, 5), (3, 5), (3, 5)), ((3, 1), (1, 5), ()), ((2, 1, 4), (3
 
 def elementwise_cases(name, rng, v, dtype):
     if name in ("maximum", "minimum"):
-        x = v(3, 5)      # plus exact ties, where the gradient is split in halves
-        return [([v(*sa), v(*sb)], {}) for sa, sb in BINARY_SHAPES] + [([x, x.copy()], {})]
+        x = v(3, 5)      # plus exact ties, where the gradient is split in halves; int64 / int32 / uint8 / bool exact
+        return [([v(*sa), v(*sb)], {}) for sa, sb in BINARY_SHAPES] + [([x, x.copy()], {})] + \
+            integer_cases(rng, BINARY_SHAPES[:3])
     if name == "copysign":
         return [([v(*sa), v(*sb)], {}) for sa, sb in BINARY_SHAPES]
     if name in ("div_floor", "div_trunc"):

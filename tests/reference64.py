@@ -489,6 +489,19 @@ def forward(name, arrays, attrs):
         return arg(name, arrays[0], **attrs)
     if name == "matmul":
         return matmul(*arrays)
+    if name == "matmul_int":                  # exact in Python ints, then the low bits of the dtype
+        a, b = arrays
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        a, b = np.broadcast_to(a, batch + a.shape[-2:]), np.broadcast_to(b, batch + b.shape[-2:])
+        out = np.zeros(batch + (a.shape[-2], b.shape[-1]), a.dtype)
+        bits = 8 * a.dtype.itemsize
+        for pos in itertools.product(*(range(n) for n in out.shape)):
+            *bt, i, j = pos
+            total = sum(int(a[(*bt, i, k)]) * int(b[(*bt, k, j)]) for k in range(a.shape[-1])) % 2 ** bits
+            if a.dtype.kind == "i" and total >= 2 ** (bits - 1):
+                total -= 2 ** bits
+            out[pos] = total
+        return out
     if name == "matmul_nt":
         a, b = arrays
         return np.einsum("ik,jk->ij", a, b)

@@ -105,3 +105,31 @@ def test_attention_gradients():
         def forward(self, x):
             return self.mha(x, x, x, is_causal=True)[0]
     assert_layer_gradients(SelfAttention(), (2, 3, 4))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_grouped_query_attention(device):
+    """enable_gqa: query head h reads key / value head h // (Hq / Hk), as np.repeat of K and V."""
+    device_or_skip(device)
+    rng = np.random.default_rng(3)
+    q, k, v = rng.standard_normal((2, 6, 3, 4)), rng.standard_normal((2, 2, 5, 4)), rng.standard_normal((2, 2, 5, 3))
+    want, _ = attention64(q, np.repeat(k, 3, axis=1), np.repeat(v, 3, axis=1))
+    got = F.scaled_dot_product_attention(on(device, q), on(device, k), on(device, v), enable_gqa=True)
+    np.testing.assert_allclose(got.numpy(), want, **tol(device))
+    allowed = rng.random((6, 3, 5)) < 0.7
+    allowed[..., 0] = True                                  # every query sees a key
+    v3 = rng.standard_normal((2, 3, 5, 3))                  # Hk = 2, Hv = 3: both repeated to 6 heads
+    want, _ = attention64(q, np.repeat(k, 3, axis=1), np.repeat(v3, 2, axis=1), allowed=allowed)
+    got = F.scaled_dot_product_attention(on(device, q), on(device, k), on(device, v3), attn_mask=allowed,
+                                         enable_gqa=True)
+    np.testing.assert_allclose(got.numpy(), want, **tol(device))
+    with pytest.raises(RuntimeError, match=r"query heads \(6\).*key heads \(4\)"):
+        F.scaled_dot_product_attention(on(device, q), on(device, q[:, :4]), on(device, q[:, :4]), enable_gqa=True)
+
+
+def test_grouped_query_attention_gradients():
+    rng = np.random.default_rng(4)
+    f64 = lambda *s: tg.Tensor(rng.standard_normal(s), dtype=tg.float64, requires_grad=True)
+    q, k, v = f64(1, 4, 3, 2), f64(1, 2, 3, 2), f64(1, 2, 3, 2)
+    causal = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+    assert tg.gradcheck(causal, q, k, v)

@@ -45,8 +45,8 @@ def test_conv_with_fewer_weight_rows_than_groups_is_refused_as_pytorch(device):
 def test_integer_tensors_where_floats_are_needed():
     with pytest.raises(TypeError, match="exp: expected floating point.*int64"):   # the op itself;
         apply("exp", tg.tensor([1, 2]))           # Tensor.exp computes integers in float32, as PyTorch
-    with pytest.raises(TypeError, match="matmul.*int64"):
-        tg.tensor([[1, 2]]) @ tg.tensor([[1], [2]])
+    with pytest.raises(TypeError, match="matmul.*int64"):       # the float op; Tensor.matmul of ints
+        apply("matmul", tg.tensor([[1, 2]]), tg.tensor([[1], [2]]))   # runs matmul_int, as PyTorch
 
 
 def test_cross_entropy_labels_out_of_range_and_wrong_dtype():

@@ -65,6 +65,39 @@ def test_bitwise_ops_refuse_floats_and_shifts_refuse_bools(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+def test_maximum_minimum_of_int32_uint8_and_bool_keep_the_dtype_and_the_extremes(device):
+    device_or_skip(device)
+    hi, lo = 2 ** 31 - 1, -2 ** 31
+    x = tg.tensor(np.array([-1234, 0, 1234, hi, lo], np.int32), device=device)
+    assert x.maximum(hi).tolist() == [hi] * 5 and x.minimum(hi).tolist() == [-1234, 0, 1234, hi, lo]
+    assert x.minimum(lo).tolist() == [lo] * 5 and x.maximum(lo).dtype == tg.int32
+    u = tg.tensor(np.array([0, 7, 255], np.uint8), device=device)
+    v = tg.tensor(np.array([3, 7, 254], np.uint8), device=device)
+    assert u.maximum(v).tolist() == [3, 7, 255] and u.minimum(v).tolist() == [0, 7, 254]
+    t, f = tg.tensor([True, False, False], device=device), tg.tensor([True, True, False], device=device)
+    assert t.maximum(f).tolist() == [True, True, False] and t.minimum(f).tolist() == [True, False, False]
+    assert t.maximum(f).dtype == tg.bool_
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_matmul_of_integers_is_exact_and_wraps_as_pytorch(device):
+    device_or_skip(device)
+    a = tg.tensor([[1, 2], [3, 4]], device=device)
+    assert (a @ tg.tensor([[5], [6]], device=device)).tolist() == [[17], [39]] and (a @ a).dtype == tg.int64
+    big = tg.tensor([2 ** 40, 3], device=device) @ tg.tensor([2 ** 20, 1], device=device)   # a 1-D dot
+    assert big.shape == () and big.item() == 2 ** 60 + 3                 # beyond float64's 2^53
+    i32 = lambda v: tg.tensor(np.array(v, np.int32), device=device)
+    wrapped = i32([[2 ** 31 - 1, 2]]) @ i32([[2], [1]])                 # 2^32 wraps to 0 (PyTorch 2.13)
+    assert wrapped.dtype == tg.int32 and wrapped.tolist() == [[0]]
+    u8 = lambda v: tg.tensor(np.array(v, np.uint8), device=device)
+    assert (u8([[200, 100]]) @ u8([[2], [1]])).tolist() == [[244]]        # 500 mod 256, as PyTorch
+    with pytest.raises(TypeError, match="matmul_int.*int32, int64"):
+        i32([1, 2]) @ tg.tensor([1, 2], device=device)
+    with pytest.raises(TypeError, match="matmul_int.*bool"):
+        tg.tensor([True], device=device) @ tg.tensor([True], device=device)
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_max_min_argmax_argmin_of_int64_are_exact_beyond_float32(device):
     device_or_skip(device)
     big = 2 ** 60

@@ -253,7 +253,8 @@ class Tensor(ElementwiseMixin, ReductionsMixin, MovementMethods, IntegerOpsMixin
                              f"{self.shape} and {other.shape}")
         a = self.unsqueeze(0) if self.ndim == 1 else self
         b = other.unsqueeze(-1) if other.ndim == 1 else other
-        out = apply("matmul", a, b)
+        integer = not (dtypes.is_float(a.dtype) or dtypes.is_float(b.dtype))   # exact: ops/matmul_int.py
+        out = apply("matmul_int" if integer else "matmul", a, b)
         if other.ndim == 1:
             out = out.squeeze(-1)
         if self.ndim == 1:

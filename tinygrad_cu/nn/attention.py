@@ -9,7 +9,13 @@ softmax op, an additive mask, and dropout,
 at a key, -inf where not. scaled_dot_product_attention's boolean attn_mask says True =
 may attend (PyTorch's SDPA convention); MultiheadAttention's boolean attn_mask and
 key_padding_mask say True = masked out (PyTorch's MHA convention); float masks are added
-as they are. is_causal masks keys after the query (the upper triangle), a constant
+as they are. enable_gqa (grouped-query attention, Ainslie et al. 2023): query has Hq
+heads in dim -3, key Hk and value Hv, each dividing Hq; query head h reads key/value head
+h // (Hq / Hk), as PyTorch's repeat_interleave of K and V. With Hk == Hv nothing is
+repeated: the queries are viewed as (..., Hk, Hq / Hk, L, E) and K, V as
+(..., Hk, 1, S, E), and the batched matmuls broadcast K and V over each group (a mask is
+expanded and viewed the same way); with Hk != Hv, K and V are repeated to Hq heads.
+is_causal masks keys after the query (the upper triangle), a constant
 built once per size and device. Boolean masks given as Tensors are read on the host to
 build the additive mask (numpy masks cost no copy back). A query row with every key
 masked gives NaN, as in PyTorch.
@@ -19,6 +25,7 @@ import math
 
 import numpy as np
 
+from ..errors import OpError
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -57,8 +64,38 @@ def _attend(q, k, v, mask, dropout_p, training):
     return weights @ v, weights
 
 
-def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
-    """query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev)."""
+def _repeat_heads(t, times):
+    """(..., H, S, E) -> (..., H * times, S, E), each head `times` times in a row."""
+    *batch, h, s, e = t.shape
+    return t.reshape(*batch, h, 1, s, e).expand(*batch, h, times, s, e).reshape(*batch, h * times, s, e)
+
+
+def _grouped(query, key, value, mask):
+    """enable_gqa: (query, key, value, mask) viewed as groups of query heads sharing one
+    key/value head (header), or an error naming the head counts."""
+    if query.ndim < 3:
+        raise OpError(f"scaled_dot_product_attention: enable_gqa needs a heads dim (-3), got query "
+                      f"{query.shape}")
+    hq, hk, hv = query.shape[-3], key.shape[-3], value.shape[-3]
+    if hk < 1 or hv < 1 or hq % hk or hq % hv:
+        raise OpError(f"scaled_dot_product_attention: enable_gqa needs the query heads ({hq}) to be a multiple "
+                      f"of the key heads ({hk}) and of the value heads ({hv}); query {query.shape}, key "
+                      f"{key.shape}, value {value.shape}")
+    if hk != hv:
+        key, value, hk = _repeat_heads(key, hq // hk), _repeat_heads(value, hq // hv), hq
+    per_group, (length, s) = hq // hk, (query.shape[-2], key.shape[-2])
+    query = query.reshape(*query.shape[:-3], hk, per_group, length, query.shape[-1])
+    key, value = (t.reshape(*t.shape[:-3], hk, 1, s, t.shape[-1]) for t in (key, value))
+    if mask is not None:
+        full = np.broadcast_shapes(mask.shape, query.shape[:-4] + (hq, length, s))
+        mask = mask.expand(*full).reshape(*full[:-3], hk, per_group, length, s)
+    return query, key, value, mask
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False):
+    """query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev); with
+    enable_gqa, query (..., Hq, L, E) and key / value (..., Hk, S, E), Hk dividing Hq."""
     if query.ndim < 2 or key.ndim != query.ndim or value.ndim != query.ndim:
         raise ValueError(f"scaled_dot_product_attention: query {query.shape}, key {key.shape} and value "
                          f"{value.shape} must have the same rank >= 2")
@@ -66,10 +103,14 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         raise ValueError(f"scaled_dot_product_attention: query {query.shape}, key {key.shape} and value "
                          f"{value.shape} do not fit: need E(query) = E(key) and S(key) = S(value)")
     if is_causal and attn_mask is not None:
-        raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal, not both")
+        raise OpError("scaled_dot_product_attention: give attn_mask or is_causal, not both")   # PyTorch: RuntimeError
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     mask = _causal(query.shape[-2], key.shape[-2], query.device, query.dtype) if is_causal \
         else _additive(attn_mask, query, true_means_masked=False)
+    if enable_gqa:
+        heads = query.shape[-3] if query.ndim >= 3 else None
+        out = _attend(*_grouped(query * scale, key, value, mask), dropout_p, True)[0]
+        return out.reshape(*out.shape[:-4], heads, *out.shape[-2:])          # the groups joined again
     return _attend(query * scale, key, value, mask, dropout_p, True)[0]
 
 
