@@ -103,3 +103,18 @@ def test_linspace_refuses_bool_and_negative_steps_as_pytorch():
         tg.linspace(5, 10, 3, dtype=np.bool_)
     with pytest.raises(ValueError, match="linspace: number of steps must be non-negative, got -1"):
         tg.linspace(1, 2, -1)
+
+
+@pytest.mark.parametrize("device", ["cpu", "emu"])
+def test_negative_or_fractional_sizes_are_refused_on_every_device(device):
+    """A device fill of (2, -3, 0) has no elements, so nothing would notice: the sizes are
+    checked before (PyTorch: RuntimeError 'negative dimension'; here OpError, also a ValueError)."""
+    tg.device_status(device)[0] or pytest.skip(f"{device} unavailable: {tg.device_status(device)[1]}")
+    for make in (lambda: tg.full((2, -3, 0), 4.0, device=device), lambda: tg.zeros(2, -1, device=device),
+                 lambda: tg.empty(3, -2, device=device), lambda: tg.ones((-3, 2), device=device)):
+        with pytest.raises(ValueError, match="negative dimension") as caught:
+            make()
+        assert isinstance(caught.value, RuntimeError)
+    with pytest.raises(TypeError, match="ones: sizes must be ints, got float 1.5"):
+        tg.ones((2, 1.5), device=device)
+    assert tg.zeros(2, 0, device=device).shape == (2, 0)

@@ -26,10 +26,23 @@ def rng():
     return _rng[0]
 
 
-def _shape(shape):
+def _shape(shape, op="tensor creation"):
+    """A size given as ints or as one sequence, checked: every dim an int >= 0 (the device
+    fills would otherwise make a tensor of shape (2, -3, 0) with no elements)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+    return _checked_dims(shape, op)
+
+
+def _checked_dims(shape, op):
+    dims = []
+    for s in shape:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)):
+            raise TypeError(f"{op}: sizes must be ints, got {type(s).__name__} {s!r} in {tuple(shape)}")
+        if s < 0:
+            raise OpError(f"{op}: negative dimension {int(s)} in size {tuple(int(d) for d in shape)}")
+        dims.append(int(s))
+    return tuple(dims)
 
 
 def _make(array, dtype, device, requires_grad):
@@ -49,11 +62,11 @@ def _filled(shape, value, dtype, device, requires_grad):
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False):
     """Zeros made on the device itself (a memset on emu/cuda), never via a host array."""
-    return _filled(_shape(shape), 0, dtypes.as_dtype(dtype) or dtypes.float32, device, requires_grad)
+    return _filled(_shape(shape, "zeros"), 0, dtypes.as_dtype(dtype) or dtypes.float32, device, requires_grad)
 
 
 def ones(*shape, dtype=None, device=None, requires_grad=False):
-    return _filled(_shape(shape), 1, dtypes.as_dtype(dtype) or dtypes.float32, device, requires_grad)
+    return _filled(_shape(shape, "ones"), 1, dtypes.as_dtype(dtype) or dtypes.float32, device, requires_grad)
 
 
 def _fill_dtype(fill_value):
@@ -64,7 +77,7 @@ def _fill_dtype(fill_value):
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     dtype = dtypes.as_dtype(dtype) or _fill_dtype(fill_value)
-    return _filled(tuple(int(s) for s in shape), fill_value, dtype, device, requires_grad)
+    return _filled(_checked_dims(shape, "full"), fill_value, dtype, device, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
@@ -72,7 +85,7 @@ def empty(*size, dtype=None, device=None, requires_grad=False):
     the memory held, as torch.empty); on cpu zeros, numpy's allocation."""
     dtype = dtypes.as_dtype(dtype) or dtypes.float32
     dev = get_device(device)
-    shape = _shape(size)
+    shape = _shape(size, "empty")
     buf = dev.empty(shape, dtype) if hasattr(dev, "empty") else dev.full(shape, 0, dtype)
     t = Tensor._from_buffer(buf, dev)
     return t.requires_grad_(True) if requires_grad else t
@@ -115,13 +128,13 @@ def _float_dtype(dtype):
 def rand(*shape, dtype=None, device=None, requires_grad=False):
     """Uniform on [0, 1), drawn directly in the tensor's float dtype."""
     dtype = _float_dtype(dtype)
-    return _make(rng().random(_shape(shape), dtype=dtype), dtype, device, requires_grad)
+    return _make(rng().random(_shape(shape, "rand"), dtype=dtype), dtype, device, requires_grad)
 
 
 def randn(*shape, dtype=None, device=None, requires_grad=False):
     """Standard normal, drawn directly in the tensor's float dtype."""
     dtype = _float_dtype(dtype)
-    return _make(rng().standard_normal(_shape(shape), dtype=dtype), dtype, device, requires_grad)
+    return _make(rng().standard_normal(_shape(shape, "randn"), dtype=dtype), dtype, device, requires_grad)
 
 
 def normal(mean=0.0, std=1.0, size=None, *, dtype=None, device=None, requires_grad=False):
