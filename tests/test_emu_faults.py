@@ -5,6 +5,8 @@ process is healthy: after emu.reset() a correct launch gives the right answer.
 Expected values come from the kernels' own arithmetic (which thread, which block, how many
 bytes past which argument), worked out by hand below, not from the emulator's output.
 """
+import ctypes
+import mmap
 import os
 import signal
 import subprocess
@@ -106,8 +108,9 @@ def test_write_past_a_mem_alloc_names_kernel_thread_and_argument(mod):
 
 def test_a_faulted_device_refuses_launches_until_reset(mod):
     with pytest.raises(emu.LaunchError):
-        mod.get_function("far_write")(emu.mem_alloc(64), block=(32, 1, 1), grid=(1, 1))
-    assert "far_write" in (emu.faulted() or "") or emu.faulted()
+        mod.get_function("far_write")(np.uintp(one_page_then_no_access(32 * 400_000_000)), block=(32, 1, 1),
+                                      grid=(1, 1))
+    assert "illegal memory access" in (emu.faulted() or "")
     other = emu.SourceModule(FAULTS.replace("fill", "fill_other"))  # every module: the device is faulted
     y = np.zeros(4, np.float32)
     with pytest.raises(emu.LaunchError, match=r"faulted since kernel 'far_write'.*emu.reset\(\)"):
@@ -117,9 +120,26 @@ def test_a_faulted_device_refuses_launches_until_reset(mod):
     np.testing.assert_array_equal(y, [0, 2, 4, 6])
 
 
+def one_page_then_no_access(nbytes):
+    """The address of one writable page followed by `nbytes` reserved with no access: a
+    far write lands there for certain (past an ordinary allocation it could hit another
+    mapping of this process and corrupt it silently, as it would on a GPU)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_NORESERVE", 0)
+    base = libc.mmap(None, nbytes + mmap.PAGESIZE, 0, flags, -1, 0)       # PROT_NONE
+    assert base not in (None, ctypes.c_void_p(-1).value), os.strerror(ctypes.get_errno())
+    assert libc.mprotect(base, mmap.PAGESIZE, mmap.PROT_READ | mmap.PROT_WRITE) == 0
+    return base
+
+
 def test_far_and_null_writes(mod):
-    with pytest.raises(emu.LaunchError, match=r"thread \(1,0,0\) of block \(0,0,0\)"):  # thread 0 writes y[0]
-        mod.get_function("far_write")(emu.mem_alloc(64), block=(32, 1, 1), grid=(1, 1))
+    y = one_page_then_no_access(32 * 400_000_000)     # thread t writes y[t * 100000000]
+    with pytest.raises(emu.LaunchError, match=r"write to .* by thread \(1,0,0\) of block \(0,0,0\).*"
+                                              r"400000000 bytes past the end of argument 0"):
+        mod.get_function("far_write")(np.uintp(y), block=(32, 1, 1), grid=(1, 1))   # thread 0: y[0], fine
     emu.reset()
     with pytest.raises(emu.LaunchError, match="null pointer"):
         mod.get_function("null_write")(emu.mem_alloc(64), block=(32, 1, 1), grid=(1, 1))
