@@ -21,6 +21,7 @@ from tinygrad_cu.ops.optim import UpdateOp
 import reference64
 from conftest import device_or_skip
 from op_cases import cases_for
+from test_ops_emu import run_on
 
 UPDATE_OPS = {n for n, op in REGISTRY.items() if isinstance(op, UpdateOp)}   # in-place optimiser steps: tests/test_optim.py
 OPS = sorted(set(REGISTRY) - UPDATE_OPS)
@@ -86,18 +87,6 @@ def _refusal(name, arrays, attrs, device="cpu"):
     return None
 
 
-def run(device, name, arrays, attrs, out_grad):
-    op = REGISTRY[name]
-    tensors = [tg.Tensor(a, dtype=a.dtype, device=device,
-                         requires_grad=op.differentiable and a.dtype.kind == "f") for a in arrays]
-    out = apply(name, *tensors, **attrs)
-    grads = []
-    if out.requires_grad:
-        out.backward(tg.Tensor(out_grad, dtype=out.dtype, device=device))
-        grads = [None if t.grad is None else t.grad.numpy() for t in tensors]
-    return out.numpy(), grads
-
-
 @pytest.mark.parametrize("name", OPS)
 def test_op_on_emu_with_0d_and_empty_inputs(name, rng):
     device_or_skip("emu")
@@ -111,8 +100,8 @@ def test_op_on_emu_with_0d_and_empty_inputs(name, rng):
         where = f"{name} {attrs} shapes {[a.shape for a in arrays]}"
         shape = apply(name, *[tg.Tensor(a, dtype=a.dtype) for a in arrays], **attrs).shape
         out_grad = rng.standard_normal(shape).astype(np.float32)
-        want, want_grads = run("cpu", name, arrays, attrs, out_grad)
-        got, got_grads = run("emu", name, arrays, attrs, out_grad)
+        want, want_grads = run_on("cpu", name, arrays, attrs, out_grad)
+        got, got_grads = run_on("emu", name, arrays, attrs, out_grad)
         assert got.shape == want.shape and got.dtype == want.dtype, where
         np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-5, err_msg="forward " + where)
         with np.errstate(all="ignore"):
